@@ -1,0 +1,3 @@
+from bwv.cli import main
+
+main()

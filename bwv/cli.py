@@ -1,0 +1,198 @@
+"""The ``bwv`` command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from bwv.settings import Settings, get_settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="bwv: body-worn video pipeline (cameras → Kafka → Faust → S3).",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """An error to print as one line and exit with ``code``, never a traceback."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CliError(f"bad setting BWV_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+
+
+def _raise_sigterm_as_interrupt() -> None:
+    """Stop on SIGTERM the way Ctrl-C stops, so clean-up code runs either way."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+def init() -> None:
+    """Create the topics (with their configs) and buckets (object lock on). Safe to repeat."""
+    from streams.admin import init_all
+
+    settings = _settings()
+    topics, buckets = init_all(settings)
+    out.print(f"topics created: {', '.join(topics) or 'none (all existed)'}")
+    out.print(f"buckets created: {', '.join(buckets) or 'none (all existed)'}")
+
+
+@app.command()
+def worker() -> None:
+    """Run a Faust worker (ingest agent) with the BWV_* settings."""
+    import faust
+
+    from streams.app import Pipeline
+
+    settings = _settings()
+    pipeline = Pipeline(settings)
+    faust.Worker(pipeline.app, loglevel=settings.log_level).execute_from_commandline()
+
+
+@app.command()
+def camera(
+    source: Annotated[str, typer.Option(help="File path, rtsp:// or http(s):// URL, or 'testsrc'")],
+    camera_id: Annotated[str, typer.Option(help="Camera id (the Kafka key)")] = "cam-1",
+    officer: Annotated[str, typer.Option(help="Officer id wearing the camera")] = "officer-1",
+    recording_id: Annotated[Optional[str], typer.Option(help="Recording id (default: generated)")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Stop after this many seconds of source", min=0.1)] = None,
+    realtime: Annotated[bool, typer.Option(help="Publish each segment when its capture ends, like a live camera")] = False,
+    width: Annotated[int, typer.Option(help="testsrc width")] = 640,
+    height: Annotated[int, typer.Option(help="testsrc height")] = 360,
+    fps: Annotated[int, typer.Option(help="testsrc frames per second")] = 15,
+    bitrate: Annotated[int, typer.Option(help="testsrc bits per second")] = 800_000,
+    quiet: Annotated[bool, typer.Option(help="No per-segment progress")] = False,
+) -> None:
+    """Publish one recording; prints its recording id."""
+    from producers.camera import CameraIdentity, new_recording_id, record
+    from producers.publisher import SegmentPublisher
+    from producers.testsrc import TestsrcOptions
+    from schemas.records import SegmentHeader
+
+    settings = _settings()
+    if source != "testsrc" and "://" not in source and not Path(source).exists():
+        raise CliError(f"no such file: {source}")
+    _raise_sigterm_as_interrupt()
+    identity = _identity(CameraIdentity, camera_id, officer, recording_id or new_recording_id(camera_id))
+    publisher = SegmentPublisher(settings)
+    out.print(identity.recording_id, highlight=False)
+    sys.stdout.flush()
+
+    def progress(header: SegmentHeader) -> None:
+        if not quiet:
+            err.print(f"[dim]{identity.recording_id} segment {header.sequence}: {header.byte_size:,} bytes[/dim]")
+
+    started = time.monotonic()
+    result = record(
+        publisher,
+        identity,
+        source,
+        segment_seconds=settings.segment_seconds,
+        max_seconds=seconds,
+        realtime=realtime,
+        testsrc=TestsrcOptions(width=width, height=height, fps=fps, bitrate=bitrate, label=camera_id),
+        on_segment=progress,
+    )
+    publisher.close()
+    elapsed = time.monotonic() - started
+    err.print(
+        f"published {result.segments} segments, {result.bytes / 1e6:.1f} MB, {result.seconds:.1f} s of video "
+        f"in {elapsed:.1f} s{' (stopped early)' if result.interrupted else ''}"
+    )
+
+
+def _identity(cls: type, camera_id: str, officer: str, recording_id: str):  # type: ignore[no-untyped-def]
+    from schemas.records import _check_id
+
+    for name, value in (("--camera-id", camera_id), ("--officer", officer), ("--recording-id", recording_id)):
+        try:
+            _check_id(value)
+        except ValueError as exc:
+            raise CliError(f"{name} {value!r}: {exc}") from None
+    return cls(camera_id, officer, recording_id)
+
+
+@app.command()
+def verify(recording_id: Annotated[str, typer.Argument(help="Recording to check")]) -> None:
+    """Re-read every stored segment of a recording; check hashes, chain and completeness."""
+    from consumers.verify import verify_recording
+    from streams.objectstore import ObjectStore
+
+    report = verify_recording(ObjectStore(_settings()), recording_id)
+    if report.ok:
+        out.print(report.summary(), highlight=False)
+        return
+    err.print(report.summary(), highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    cameras: Annotated[int, typer.Option(help="Simulated cameras (real time, testsrc)", min=0, max=64)] = 4,
+    log_dir: Annotated[Path, typer.Option(help="Where the children's logs go")] = Path(".bwv/logs"),
+) -> None:
+    """Run everything locally: broker, S3, init, a worker and N simulated cameras. Ctrl-C stops it all."""
+    from bwv.local import run_local
+
+    _raise_sigterm_as_interrupt()
+    run_local(_settings(), cameras=cameras, log_dir=log_dir, console=out)
+
+
+def main() -> None:
+    """Entry point: known failures print one clear line, never a traceback."""
+    from producers.publisher import PublishError
+    from producers.segmenter import SegmenterError
+    from streams.admin import AdminError
+    from streams.objectstore import StorageError
+    from bwv.stack import StackError
+
+    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError)
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("stopped")
+        sys.exit(130)
+    except known as exc:
+        err.print(f"error: {exc}", highlight=False)
+        sys.exit(getattr(exc, "code", 2))
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if type(exc).__module__.startswith(("minio", "urllib3", "kafka")):
+            err.print(f"error: {type(exc).__name__}: {exc}", highlight=False)
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

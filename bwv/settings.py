@@ -1,0 +1,111 @@
+"""Every setting of bwv, in one place, read from ``BWV_*`` environment variables.
+
+Each field carries its default, bounds and a description, so this class documents
+the configuration (the README's settings table is generated from it by
+``bwv settings``). Periods and the clock are settings too, so tests run in seconds.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """bwv configuration; every field is the env var ``BWV_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="BWV_", extra="ignore")
+
+    # --- Kafka ---------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    app_id: str = Field(
+        "bwv", description="Faust application id (the workers' consumer group)"
+    )
+    segment_partitions: int = Field(
+        8, ge=1, le=10_000, description="Partitions of bwv.segments: the ceiling on parallel workers"
+    )
+    max_segment_bytes: int = Field(
+        16 * MiB,
+        ge=64 * 1024,
+        le=512 * MiB,
+        description="Largest segment accepted; the topic's max.message.bytes is set to fit it",
+    )
+
+    # --- S3 ------------------------------------------------------------------
+    s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3 endpoint URL")
+    s3_access_key: str = Field("bwv", description="S3 access key")
+    s3_secret_key: SecretStr = Field(SecretStr("bwv-secret-key"), description="S3 secret key")
+    s3_region: str = Field("us-east-1", description="S3 region")
+    footage_bucket: str = Field(
+        "bwv-footage", description="Bucket (object lock on) for segments and thumbnails"
+    )
+    quarantine_bucket: str = Field(
+        "bwv-quarantine", description="Bucket (object lock on) for segments that failed checks"
+    )
+    s3_threads: int = Field(
+        8, ge=1, le=256, description="Concurrent S3 requests per worker (blocking SDK calls run in threads)"
+    )
+
+    # --- Recording -----------------------------------------------------------
+    segment_seconds: float = Field(
+        2.0, gt=0.1, le=60, description="Target segment length cut by cameras"
+    )
+    retention_days: float = Field(
+        31, gt=0, description="Days unmarked footage is kept after capture end"
+    )
+
+    # --- Worker --------------------------------------------------------------
+    ingest_batch_size: int = Field(
+        16, ge=1, le=1000, description="Segments taken from the stream per ingest batch"
+    )
+    ingest_batch_within: float = Field(
+        0.05, gt=0, le=10, description="Seconds to wait to fill an ingest batch"
+    )
+    store: str = Field(
+        "memory://", description="Faust table store: memory:// or rocksdb:// (production)"
+    )
+    data_dir: Path = Field(Path(".bwv/data"), description="Worker state directory")
+    web_port: int = Field(6066, ge=0, le=65535, description="Faust worker web port")
+    web_host: str = Field("127.0.0.1", description="Faust worker web bind address")
+    rebalance_timeout: float = Field(
+        60, gt=0, description="Kafka consumer-group rebalance timeout, seconds"
+    )
+    session_timeout: float = Field(
+        60, gt=0, description="Kafka consumer-group session timeout, seconds"
+    )
+    log_level: str = Field("info", description="Worker log level: crit, error, warn, info, debug")
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must look like http://host:port, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def s3_secure(self) -> bool:
+        return urlsplit(self.s3_endpoint).scheme == "https"
+
+    @property
+    def s3_host(self) -> str:
+        """host:port as the minio SDK wants it."""
+        return urlsplit(self.s3_endpoint).netloc
+
+    @property
+    def retention_seconds(self) -> float:
+        return self.retention_days * 86_400
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,142 @@
+"""The records carried on bwv topics: one record type per topic value.
+
+Compatibility rule: a version may only add optional fields. Readers ignore fields
+they do not know (``extra="ignore"``), so an old reader keeps working on newer
+records; a record whose ``schema_version`` major is unknown is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_id(value: str) -> str:
+    # Ids become parts of object keys and Kafka keys: keep them path-safe.
+    if not _ID_RE.match(value):
+        raise ValueError(
+            "must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+Sha256Hex = Annotated[str, Field(pattern=_SHA256_RE.pattern, description="lower-case hex SHA-256")]
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Record(BaseModel):
+    """Base of every topic record: frozen, tolerant of unknown fields, versioned."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    SCHEMA_VERSION: ClassVar[int] = 1
+    schema_version: int = Field(1, ge=1, description="Major version of this record's schema")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str):  # type: ignore[no-untyped-def]
+        return cls.model_validate_json(data)
+
+
+class SegmentHeader(Record):
+    """Metadata of one video segment; travels in a Kafka header beside the raw bytes."""
+
+    camera_id: Id
+    officer_id: Id
+    recording_id: Id
+    sequence: int = Field(ge=0, description="0-based position of the segment in its recording")
+    capture_start: UtcTime
+    capture_end: UtcTime
+    codec: str = Field(max_length=32, description="Video codec, e.g. h264 or hevc")
+    width: int = Field(ge=1, le=16384)
+    height: int = Field(ge=1, le=16384)
+    fps: float = Field(ge=0, le=1000)
+    byte_size: int = Field(ge=1, description="Length of the segment bytes")
+    sha256: Sha256Hex = Field(description="SHA-256 of the segment bytes, computed by the camera")
+    container: str = Field("mpegts", max_length=32, description="Container of the segment bytes")
+
+
+class RecordingEnd(Record):
+    """End marker a camera sends (empty message value) after a recording's last segment."""
+
+    camera_id: Id
+    recording_id: Id
+    segment_count: int = Field(ge=0)
+    ended_at: UtcTime
+
+
+class StoredSegment(Record):
+    """A segment durably stored in the footage bucket, with its place in the chain."""
+
+    camera_id: Id
+    officer_id: Id
+    recording_id: Id
+    sequence: int = Field(ge=0)
+    capture_start: UtcTime
+    capture_end: UtcTime
+    codec: str
+    width: int
+    height: int
+    fps: float
+    byte_size: int
+    sha256: Sha256Hex
+    chain: Sha256Hex = Field(description="Chain value after this segment")
+    bucket: str
+    key: str
+    stored_at: UtcTime
+
+
+class Severity(str, Enum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class AlertState(str, Enum):
+    raised = "raised"
+    cleared = "cleared"
+
+
+class Alert(Record):
+    """Something a supervisor must look at. ``dedup_key`` is stable per condition."""
+
+    kind: str = Field(max_length=64, description="e.g. hash_mismatch, sequence_gap, duplicate_conflict")
+    severity: Severity
+    state: AlertState = AlertState.raised
+    dedup_key: str = Field(max_length=512)
+    message: str
+    camera_id: str | None = None
+    recording_id: str | None = None
+    sequence: int | None = None
+    at: UtcTime = Field(default_factory=utcnow)
+
+
+class DeadLetter(Record):
+    """A message the pipeline refused, with why and its original headers."""
+
+    reason: str
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="Original headers, bytes decoded as latin-1")
+    byte_size: int
+    at: UtcTime = Field(default_factory=utcnow)

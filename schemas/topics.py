@@ -1,0 +1,93 @@
+"""The topic table: every bwv topic, its key, value record and configuration.
+
+``bwv init`` creates topics from this table, the worker declares them from it,
+and the Kubernetes KafkaTopic resources are generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.records import (
+    Alert,
+    DeadLetter,
+    Record,
+    StoredSegment,
+)
+
+DAY_MS = 86_400_000
+# Framing overhead a broker adds around one record (batch header, headers, key).
+MESSAGE_OVERHEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    value: type[Record] | None
+    value_doc: str
+    partitions: int
+    cleanup_policy: str = "delete"
+    retention_ms: int = 7 * DAY_MS
+    max_message_bytes: int = 1024 * 1024
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    def config(self) -> dict[str, str]:
+        cfg = {
+            "cleanup.policy": self.cleanup_policy,
+            "retention.ms": str(self.retention_ms),
+            "max.message.bytes": str(self.max_message_bytes),
+        }
+        cfg.update(self.extra_config)
+        return cfg
+
+
+SEGMENTS = "bwv.segments"
+SEGMENTS_STORED = "bwv.segments.stored"
+ALERTS = "bwv.alerts"
+DEAD_LETTERS = "bwv.deadletter"
+
+
+def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSpec]:
+    """All topics. Metadata topics share the segments' partition count so that
+    keys (camera ids) land on the same partition number everywhere."""
+    return [
+        TopicSpec(
+            SEGMENTS,
+            key="camera id",
+            value=None,
+            value_doc="raw segment bytes (MPEG-TS); metadata in the bwv-segment header "
+            "(SegmentHeader) or, for an end marker with empty value, bwv-recording-end (RecordingEnd)",
+            partitions=segment_partitions,
+            retention_ms=1 * DAY_MS,
+            max_message_bytes=max_segment_bytes + MESSAGE_OVERHEAD_BYTES,
+        ),
+        TopicSpec(
+            SEGMENTS_STORED,
+            key="camera id",
+            value=StoredSegment,
+            value_doc="StoredSegment",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            ALERTS,
+            key="alert dedup key",
+            value=Alert,
+            value_doc="Alert",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            DEAD_LETTERS,
+            key="original message key",
+            value=DeadLetter,
+            value_doc="DeadLetter",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+    ]
+
+
+def spec_by_name(specs: list[TopicSpec]) -> dict[str, TopicSpec]:
+    return {s.name: s for s in specs}

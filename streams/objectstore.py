@@ -1,0 +1,132 @@
+"""The S3 client bwv uses: footage and quarantine buckets with object lock.
+
+Only the S3 API is spoken (through the ``minio`` SDK), so MinIO, Ceph RGW,
+Garage, SeaweedFS or AWS S3 all work. The SDK blocks; async callers run these
+methods in a thread pool (see ``streams.ingest``) so the event loop never waits
+on storage.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from bwv.settings import Settings
+
+META_PREFIX = "x-amz-meta-"
+META_SHA256 = "bwv-sha256"
+META_CHAIN = "bwv-chain"
+META_PREVIOUS_CHAIN = "bwv-previous-chain"
+META_HEADER = "bwv-header"
+
+
+class StorageError(RuntimeError):
+    """The object store refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    version_id: str | None = None
+
+    @property
+    def sha256(self) -> str | None:
+        return self.metadata.get(META_SHA256)
+
+
+def _user_metadata(headers: object) -> dict[str, str]:
+    """bwv metadata from a response's headers, without the x-amz-meta- prefix."""
+    out: dict[str, str] = {}
+    for name, value in dict(headers).items():  # type: ignore[call-overload]
+        lower = name.lower()
+        if lower.startswith(META_PREFIX):
+            out[lower[len(META_PREFIX) :]] = value
+    return out
+
+
+def header_metadata(header_json: str) -> str:
+    """S3 metadata must be ASCII: JSON with non-ASCII escaped fits."""
+    return json.dumps(json.loads(header_json), ensure_ascii=True, separators=(",", ":"))
+
+
+class ObjectStore:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.footage_bucket = settings.footage_bucket
+        self.quarantine_bucket = settings.quarantine_bucket
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=30),
+            maxsize=max(10, settings.s3_threads),
+            retries=False,  # retries are ours (with backoff, and visible in alerts)
+        )
+        self.client = Minio(
+            settings.s3_host,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+            http_client=http,
+        )
+
+    def ensure_buckets(self) -> list[str]:
+        """Create missing buckets with object lock enabled; returns those created."""
+        created = []
+        for bucket in (self.footage_bucket, self.quarantine_bucket):
+            try:
+                if not self.client.bucket_exists(bucket):
+                    self.client.make_bucket(bucket, location=self.settings.s3_region, object_lock=True)
+                    created.append(bucket)
+            except S3Error as exc:
+                raise StorageError(f"cannot create bucket {bucket}: {exc.code}: {exc.message}") from None
+        return created
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        metadata: dict[str, str],
+        content_type: str = "application/octet-stream",
+    ) -> str | None:
+        """Store an object; returns its version id."""
+        result = self.client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata=metadata
+        )
+        return result.version_id
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The object's size and bwv metadata, or None if there is no such object."""
+        try:
+            stat = self.client.stat_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(bucket, key, stat.size or 0, _user_metadata(stat.metadata or {}), stat.version_id)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        response = self.client.get_object(bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def list(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        """Objects under a prefix, in key order, with their bwv metadata."""
+        for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True):
+            if obj.is_dir or obj.object_name is None:
+                continue
+            yield ObjectInfo(bucket, obj.object_name, obj.size or 0)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client.remove_object(bucket, key)

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real broker (Tansu) and a real S3 endpoint (moto) on free ports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bwv.settings import Settings
+from bwv.stack import LocalStack, free_port
+
+from tests.helpers import WorkerProcess
+
+TEST_ENV = {
+    "BWV_SEGMENT_PARTITIONS": "4",
+    "BWV_REBALANCE_TIMEOUT": "5",
+    "BWV_SESSION_TIMEOUT": "5",
+    "BWV_SEGMENT_SECONDS": "2",
+    "BWV_LOG_LEVEL": "info",
+}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    logs = tmp_path_factory.mktemp("stack-logs")
+    local = LocalStack.start(logs)
+    saved = dict(os.environ)
+    os.environ.update({**local.env(), **TEST_ENV})
+    try:
+        yield local
+    finally:
+        local.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def settings(stack: LocalStack) -> Settings:
+    from streams.admin import init_all
+
+    s = Settings()
+    init_all(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One Faust worker for the session (a group join costs seconds)."""
+    base = tmp_path_factory.mktemp("worker")
+    proc = WorkerProcess.start(base, web_port=free_port())
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 7 s H.264 + AAC file, 1 s GOP: made once per session."""
+    from producers.testsrc import write_test_file
+
+    path = tmp_path_factory.mktemp("media") / "sample.mp4"
+    write_test_file(path, 7.0, width=320, height=240, fps=25, gop_seconds=1.0, audio=True)
+    return path

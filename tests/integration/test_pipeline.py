@@ -1,0 +1,168 @@
+"""End to end on the real broker and S3: camera CLI → Kafka → worker → S3 → verify."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import av
+import pytest
+
+from bwv.settings import Settings
+from producers.publisher import SegmentPublisher
+from schemas.layout import segment_key, segments_prefix
+from schemas.records import SegmentHeader
+from schemas.topics import ALERTS, SEGMENTS_STORED
+from streams.objectstore import META_CHAIN, META_SHA256, ObjectStore
+from tests.helpers import WorkerProcess, bwv, records, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def stored_keys(store: ObjectStore, recording_id: str) -> list[str]:
+    return [o.key for o in store.list(store.footage_bucket, segments_prefix(recording_id))]
+
+
+def decoded_seconds(data: bytes) -> tuple[float, int]:
+    """Seconds of video a segment decodes to, and its frame count (decoding every frame)."""
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+    return frames / rate, frames
+
+
+@pytest.fixture(scope="module")
+def published(settings: Settings, worker: WorkerProcess, sample_video: Path) -> dict[str, object]:
+    """The sample file through the real `bwv camera` CLI, stored by the real worker."""
+    result = bwv("camera", "--source", str(sample_video), "--camera-id", "e2e-cam", "--officer", "pc-4711")
+    assert result.returncode == 0, result.stderr
+    recording_id = result.stdout.strip().splitlines()[0]
+    count = int(re.search(r"published (\d+) segments", result.stderr).group(1))  # type: ignore[union-attr]
+    store = ObjectStore(settings)
+    wait_for(lambda: len(stored_keys(store, recording_id)) >= count or None, 60, f"{count} stored segments")
+    return {"recording_id": recording_id, "count": count, "store": store}
+
+
+def test_every_segment_is_stored_whole_and_decodes(published: dict[str, object], sample_video: Path) -> None:
+    store: ObjectStore = published["store"]  # type: ignore[assignment]
+    recording_id: str = published["recording_id"]  # type: ignore[assignment]
+    keys = stored_keys(store, recording_id)
+    assert keys == [segment_key(recording_id, i) for i in range(published["count"])]  # type: ignore[arg-type]
+    total_seconds = 0.0
+    for key in keys:
+        info = store.head(store.footage_bucket, key)
+        body = store.get(store.footage_bucket, key)
+        assert info is not None and info.size == len(body)
+        assert info.metadata[META_SHA256] == hashlib.sha256(body).hexdigest()
+        seconds, frames = decoded_seconds(body)
+        assert frames > 0
+        total_seconds += seconds
+    with av.open(str(sample_video)) as source:
+        source_seconds = float(source.duration or 0) / 1e6
+    assert abs(total_seconds - source_seconds) <= 2.0  # within one segment
+
+
+def test_stored_records_carry_the_chain(published: dict[str, object], settings: Settings) -> None:
+    store: ObjectStore = published["store"]  # type: ignore[assignment]
+    recording_id = published["recording_id"]
+    mine = [r for r in records(settings, SEGMENTS_STORED) if r["recording_id"] == recording_id]
+    assert sorted(r["sequence"] for r in mine) == list(range(published["count"]))  # type: ignore[arg-type]
+    for r in mine:
+        info = store.head(store.footage_bucket, r["key"])  # type: ignore[arg-type]
+        assert info is not None and info.metadata[META_CHAIN] == r["chain"]
+        assert r["officer_id"] == "pc-4711" and r["camera_id"] == "e2e-cam"
+
+
+def test_verify_passes_then_names_a_flipped_byte_and_a_deleted_segment(published: dict[str, object]) -> None:
+    store: ObjectStore = published["store"]  # type: ignore[assignment]
+    recording_id: str = published["recording_id"]  # type: ignore[assignment]
+    ok = bwv("verify", recording_id)
+    assert ok.returncode == 0, ok.stderr
+    assert "intact" in ok.stdout and f"{published['count']} segments" in ok.stdout
+
+    key = segment_key(recording_id, 1)
+    info = store.head(store.footage_bucket, key)
+    original = store.get(store.footage_bucket, key)
+    assert info is not None
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0x01
+    store.put(store.footage_bucket, key, bytes(flipped), info.metadata)
+    altered = bwv("verify", recording_id)
+    assert altered.returncode == 1
+    assert "segment 1: altered" in altered.stderr
+
+    store.put(store.footage_bucket, key, original, info.metadata)
+    assert bwv("verify", recording_id).returncode == 0
+
+    store.delete(store.footage_bucket, segment_key(recording_id, 2))
+    missing = bwv("verify", recording_id)
+    assert missing.returncode == 1
+    assert "segment 2: missing" in missing.stderr
+
+
+def test_verify_of_an_unknown_recording_fails_clearly(settings: Settings) -> None:
+    result = bwv("verify", "no-such-recording")
+    assert result.returncode == 1
+    assert "no stored segments" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _header(recording_id: str, sequence: int, body: bytes, sha256: str | None = None) -> SegmentHeader:
+    now = datetime.now(timezone.utc)
+    return SegmentHeader(
+        camera_id="dup-cam",
+        officer_id="pc-1",
+        recording_id=recording_id,
+        sequence=sequence,
+        capture_start=now,
+        capture_end=now,
+        codec="h264",
+        width=320,
+        height=240,
+        fps=25,
+        byte_size=len(body),
+        sha256=sha256 or hashlib.sha256(body).hexdigest(),
+    )
+
+
+def test_wrong_camera_hash_is_quarantined_and_alerted(settings: Settings, worker: WorkerProcess) -> None:
+    recording_id = "quarantine-test-1"
+    body = b"\x47" * 188 * 100
+    publisher = SegmentPublisher(settings)
+    publisher.publish(_header(recording_id, 0, body, sha256="0" * 64), body)
+    publisher.flush()
+    store = ObjectStore(settings)
+    quarantined = wait_for(
+        lambda: list(store.list(store.quarantine_bucket, f"quarantine/{recording_id}/")), 30, "the quarantined copy"
+    )
+    assert quarantined[0].key.endswith(f"-{hashlib.sha256(body).hexdigest()}.ts")
+    assert stored_keys(store, recording_id) == []
+    alerts = wait_for(
+        lambda: [a for a in records(settings, ALERTS) if a.get("recording_id") == recording_id], 15, "the alert"
+    )
+    assert alerts[0]["kind"] == "hash_mismatch" and alerts[0]["severity"] == "critical"
+
+
+def test_resent_segment_is_not_duplicated(settings: Settings, worker: WorkerProcess) -> None:
+    recording_id = "dup-test-1"
+    bodies = [bytes([i]) * 5000 for i in range(3)]
+    publisher = SegmentPublisher(settings)
+    for i, body in enumerate(bodies):
+        publisher.publish(_header(recording_id, i, body), body)
+    publisher.publish(_header(recording_id, 1, bodies[1]), bodies[1])  # the camera re-sends
+    publisher.flush()
+    store = ObjectStore(settings)
+    wait_for(lambda: len(stored_keys(store, recording_id)) == 3 or None, 30, "3 stored segments")
+    # Give the re-sent copy time to be processed, then count versions and records.
+    wait_for(lambda: "dup-test-1/1 again" in worker.log() or None, 30, "the re-sent segment to be seen")
+    versions = list(
+        store.client.list_objects(store.footage_bucket, prefix=segments_prefix(recording_id), include_version=True)
+    )
+    assert len(versions) == 3
+    mine = [r for r in records(settings, SEGMENTS_STORED) if r["recording_id"] == recording_id]
+    assert sorted(r["sequence"] for r in mine) == [0, 1, 2]
+    assert bwv("verify", recording_id).returncode == 0
