@@ -22,8 +22,9 @@ app = typer.Typer(
     help="bwv: body-worn video pipeline (cameras → Kafka → Faust → S3).",
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line of output stays one line, whatever the terminal width.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -173,7 +174,8 @@ def main() -> None:
 
     known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

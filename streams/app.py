@@ -90,7 +90,7 @@ class Pipeline:
         self.app.task(self._on_start)
 
     async def _on_start(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.executor, self.store.ensure_buckets)
+        await self.ingestor.call(self.store.ensure_buckets)
 
     # --- agent --------------------------------------------------------------------
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
@@ -159,7 +159,7 @@ class Pipeline:
         digest = hashlib.sha256(data).hexdigest()
         key = rejected_key(message.topic, message.partition, message.offset, digest)
         if data:
-            await self.ingestor._call(
+            await self.ingestor.call(
                 self.store.put, self.store.quarantine_bucket, key, data, {META_SHA256: digest, "bwv-reason": reason}
             )
         headers = {k: v.decode("latin-1") for k, v in header_mapping(message.headers).items()}

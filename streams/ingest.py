@@ -88,7 +88,7 @@ class Ingestor:
         self._storage_failing = False
 
     # --- storage calls: off the event loop, retried with backoff ----------------
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_retryable),
@@ -139,7 +139,7 @@ class Ingestor:
     ) -> Outcome:
         assert decision.chain is not None
         key = segment_key(header.recording_id, header.sequence)
-        existing = await self._call(self.store.head, self.store.footage_bucket, key)
+        existing = await self.call(self.store.head, self.store.footage_bucket, key)
         if existing is not None and existing.sha256 != actual:
             return await self._conflict(header, data, actual, existing)
         if existing is None:
@@ -149,7 +149,7 @@ class Ingestor:
                 META_PREVIOUS_CHAIN: state.chain,
                 META_HEADER: header_metadata(header.model_dump_json()),
             }
-            await self._call(
+            await self.call(
                 self.store.put, self.store.footage_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
             )
         outcome = Outcome(state=state.after(header, decision.chain))
@@ -177,7 +177,7 @@ class Ingestor:
 
     async def _duplicate(self, header: SegmentHeader, data: bytes, actual: str) -> Outcome:
         key = segment_key(header.recording_id, header.sequence)
-        existing = await self._call(self.store.head, self.store.footage_bucket, key)
+        existing = await self.call(self.store.head, self.store.footage_bucket, key)
         if existing is not None and existing.sha256 == actual:
             log.info("segment %s/%d again with the same bytes: already stored", header.recording_id, header.sequence)
             return Outcome()
@@ -202,8 +202,8 @@ class Ingestor:
             "bwv-reason": kind,
             META_HEADER: header_metadata(header.model_dump_json()),
         }
-        if await self._call(self.store.head, self.store.quarantine_bucket, key) is None:
-            await self._call(
+        if await self.call(self.store.head, self.store.quarantine_bucket, key) is None:
+            await self.call(
                 self.store.put, self.store.quarantine_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
             )
         log.warning("quarantined %s/%d: %s", header.recording_id, header.sequence, reason)
@@ -220,7 +220,7 @@ class Ingestor:
 
     async def _recover_state(self, header: SegmentHeader, state: RecordingState | None) -> RecordingState | None:
         """Rebuild a recording's state from the objects stored before this segment."""
-        objects = await self._call(
+        objects = await self.call(
             lambda: [
                 o
                 for o in self.store.list(self.store.footage_bucket, segments_prefix(header.recording_id))
@@ -230,7 +230,7 @@ class Ingestor:
         if not objects:
             return state
         last = max(objects, key=lambda o: sequence_of(o.key))
-        info = await self._call(self.store.head, self.store.footage_bucket, last.key)
+        info = await self.call(self.store.head, self.store.footage_bucket, last.key)
         if info is None or META_CHAIN not in info.metadata:
             return state
         stored_header = SegmentHeader.model_validate_json(info.metadata[META_HEADER])
