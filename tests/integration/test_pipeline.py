@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -98,6 +99,20 @@ def test_verify_passes_then_names_a_flipped_byte_and_a_deleted_segment(published
     store.put(store.footage_bucket, key, original, info.metadata)
     assert bwv("verify", recording_id).returncode == 0
 
+    # Swap two segments, bodies and metadata together: each is whole, the order is not.
+    third, fourth = segment_key(recording_id, 2), segment_key(recording_id, 3)
+    a, b = store.head(store.footage_bucket, third), store.head(store.footage_bucket, fourth)
+    body_a, body_b = store.get(store.footage_bucket, third), store.get(store.footage_bucket, fourth)
+    assert a is not None and b is not None
+    store.put(store.footage_bucket, third, body_b, b.metadata)
+    store.put(store.footage_bucket, fourth, body_a, a.metadata)
+    swapped = bwv("verify", recording_id)
+    assert swapped.returncode == 1
+    assert "segment 2: out_of_order" in swapped.stderr
+    store.put(store.footage_bucket, third, body_a, a.metadata)
+    store.put(store.footage_bucket, fourth, body_b, b.metadata)
+    assert bwv("verify", recording_id).returncode == 0
+
     store.delete(store.footage_bucket, segment_key(recording_id, 2))
     missing = bwv("verify", recording_id)
     assert missing.returncode == 1
@@ -165,4 +180,47 @@ def test_resent_segment_is_not_duplicated(settings: Settings, worker: WorkerProc
     assert len(versions) == 3
     mine = [r for r in records(settings, SEGMENTS_STORED) if r["recording_id"] == recording_id]
     assert sorted(r["sequence"] for r in mine) == [0, 1, 2]
+    assert bwv("verify", recording_id).returncode == 0
+
+
+def test_other_bytes_for_a_stored_sequence_never_overwrite_it(settings: Settings, worker: WorkerProcess) -> None:
+    recording_id = "conflict-test-1"
+    first, impostor = b"\x01" * 4000, b"\x02" * 4000
+    publisher = SegmentPublisher(settings)
+    publisher.publish(_header(recording_id, 0, first), first)
+    publisher.publish(_header(recording_id, 0, impostor), impostor)
+    publisher.flush()
+    store = ObjectStore(settings)
+    quarantined = wait_for(
+        lambda: list(store.list(store.quarantine_bucket, f"quarantine/{recording_id}/")), 30, "the quarantined impostor"
+    )
+    assert quarantined[0].key.endswith(hashlib.sha256(impostor).hexdigest() + ".ts")
+    assert store.get(store.footage_bucket, segment_key(recording_id, 0)) == first
+    alerts = wait_for(
+        lambda: [a for a in records(settings, ALERTS) if a.get("recording_id") == recording_id], 15, "the alert"
+    )
+    assert [a["kind"] for a in alerts] == ["duplicate_conflict"]
+
+
+def test_camera_refuses_a_segment_over_the_size_limit(settings: Settings) -> None:
+    result = bwv(
+        "camera", "--source", "testsrc", "--seconds", "2", "--width", "1280", "--height", "720",
+        "--bitrate", "8000000", "--camera-id", "big-cam",
+        env={"BWV_MAX_SEGMENT_BYTES": "65536"},
+    )
+    assert result.returncode == 2
+    assert "over the 65,536-byte limit (BWV_MAX_SEGMENT_BYTES)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_realtime_camera_publishes_at_capture_pace(settings: Settings, worker: WorkerProcess) -> None:
+    started = time.monotonic()
+    result = bwv("camera", "--source", "testsrc", "--seconds", "4", "--realtime", "--camera-id", "live-cam")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "published 2 segments" in result.stderr
+    assert elapsed >= 3.8  # a live camera cannot publish footage before it is captured
+    recording_id = result.stdout.strip()
+    store = ObjectStore(settings)
+    wait_for(lambda: len(stored_keys(store, recording_id)) == 2 or None, 30, "2 stored segments")
     assert bwv("verify", recording_id).returncode == 0
