@@ -98,6 +98,23 @@ def start_s3(port: int | None = None, log_path: Path | None = None) -> Child:
     return Child("s3", proc, f"http://127.0.0.1:{port}", log_path)
 
 
+def start_worker(
+    env: dict[str, str], log_path: Path, ready_timeout: float = 60.0, python: str = sys.executable
+) -> Child:
+    """Start ``bwv worker`` and wait until it has joined its group and is consuming."""
+    proc = _spawn([python, "-m", "bwv", "worker"], log_path, {**os.environ, **env})
+    child = Child("worker", proc, f"http://127.0.0.1:{env.get('BWV_WEB_PORT', '6066')}", log_path)
+    deadline = time.monotonic() + ready_timeout
+    while "[^Worker]: Ready" not in log_path.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise StackError(f"worker exited with {proc.returncode}; see {log_path}")
+        if time.monotonic() > deadline:
+            child.stop()
+            raise StackError(f"worker not ready after {ready_timeout:.0f} s; see {log_path}")
+        time.sleep(0.2)
+    return child
+
+
 @dataclass
 class LocalStack:
     """A broker and an S3 endpoint, plus the BWV_* environment that points at them."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bwv.settings import Settings
+from bwv.stack import Child, start_worker
 from consumers.topic_reader import read_topic
 
 T = TypeVar("T")
@@ -44,51 +45,29 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval:
 
 @dataclass
 class WorkerProcess:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    web_port: int
+    """A real ``bwv worker`` process, with its log at hand for assertions."""
+
+    child: Child
 
     @classmethod
-    def start(cls, base: Path, web_port: int, env: dict[str, str] | None = None, ready_timeout: float = 60) -> "WorkerProcess":
-        log_path = base / f"worker-{web_port}.log"
-        full_env = {
-            **os.environ,
-            "BWV_WEB_PORT": str(web_port),
-            "BWV_DATA_DIR": str(base / f"data-{web_port}"),
-            **(env or {}),
-        }
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bwv", "worker"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=full_env,
-                start_new_session=True,
-            )
-        worker = cls(proc, log_path, web_port)
-        worker.wait_ready(ready_timeout)
-        return worker
+    def start(cls, base: Path, web_port: int, env: dict[str, str] | None = None) -> "WorkerProcess":
+        worker_env = {"BWV_WEB_PORT": str(web_port), "BWV_DATA_DIR": str(base / f"data-{web_port}"), **(env or {})}
+        return cls(start_worker(worker_env, base / f"worker-{web_port}.log"))
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        return self.child.proc
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float) -> None:
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            return "Ready" in self.log()
-
-        wait_for(ready, timeout, "the worker to join its group")
+        assert self.child.log_path is not None
+        return self.child.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if sig == signal.SIGKILL:
+            self.proc.kill()
+            self.proc.wait()
+        else:
+            self.child.stop(timeout=30)
 
 
 def records(settings: Settings, topic: str, idle: float = 0.5) -> list[dict[str, object]]:
