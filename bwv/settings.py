@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="Largest segment accepted; the topic's max.message.bytes is set to fit it",
     )
 
+    max_sequence_jump: int = Field(
+        1800,
+        ge=1,
+        description="A segment further than this past its recording's last one is refused (1800 = 1 h of 2 s segments)",
+    )
+
     # --- S3 ------------------------------------------------------------------
     s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3 endpoint URL")
     s3_access_key: str = Field("bwv", description="S3 access key")

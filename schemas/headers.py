@@ -51,7 +51,7 @@ def _decode(cls: type[Record], raw: bytes) -> Record:
     if not isinstance(payload, dict):
         raise HeaderError("malformed_header", "not a JSON object")
     version = payload.get("schema_version", 1)
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise HeaderError("unknown_schema_version", f"schema_version {version!r} is not one of {sorted(SUPPORTED_VERSIONS)}")
     try:
         return cls.model_validate(payload)

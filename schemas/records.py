@@ -122,6 +122,7 @@ class Alert(Record):
     state: AlertState = AlertState.raised
     dedup_key: str = Field(max_length=512)
     message: str
+    reason: str | None = Field(None, description="For dead_letter alerts: the dead letter's reason code")
     camera_id: str | None = None
     recording_id: str | None = None
     sequence: int | None = None
@@ -137,6 +138,9 @@ class DeadLetter(Record):
     partition: int
     offset: int
     key: str | None = None
+    camera_id: str | None = Field(None, description="From the headers, when they could be read")
+    recording_id: str | None = None
+    sequence: int | None = None
     headers: dict[str, str] = Field(default_factory=dict, description="Original headers, bytes decoded as latin-1")
     byte_size: int
     at: UtcTime = Field(default_factory=utcnow)

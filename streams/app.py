@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import weakref
 from collections import defaultdict
@@ -27,7 +26,7 @@ from schemas.headers import HeaderError, decode_headers, header_mapping
 from schemas.layout import rejected_key
 from schemas.records import Alert, DeadLetter, RecordingEnd, SegmentHeader, Severity
 from schemas.topics import ALERTS, DEAD_LETTERS, MESSAGE_OVERHEAD_BYTES, SEGMENTS, SEGMENTS_STORED
-from streams.decisions import RecordingState
+from streams.decisions import Limits, RecordingState
 from streams.ingest import Ingestor, Outcome
 from streams.objectstore import META_SHA256, ObjectStore
 
@@ -78,7 +77,8 @@ class Pipeline:
         )
         self.store = ObjectStore(settings)
         self.executor = ThreadPoolExecutor(settings.s3_threads, thread_name_prefix="bwv-s3")
-        self.ingestor = Ingestor(self.store, self.executor, on_storage_trouble=self._alert_soon)
+        limits = Limits(settings.max_segment_bytes, settings.max_sequence_jump)
+        self.ingestor = Ingestor(self.store, self.executor, limits, on_storage_trouble=self._alert_soon)
         partitions = settings.segment_partitions
         self.segments = self.app.topic(SEGMENTS, partitions=partitions, internal=False)
         self.stored = self.app.topic(SEGMENTS_STORED, partitions=partitions, internal=False)
@@ -120,12 +120,14 @@ class Pipeline:
             return
         try:
             if isinstance(record, SegmentHeader):
-                outcome = await self.ingestor.segment(record, event.value or b"", self._state(record.recording_id))
+                outcome = await self.ingestor.segment(
+                    record, event.value or b"", self._state(record.recording_id), message.partition, message.offset
+                )
             else:
                 outcome = self.ingestor.end(record, self._state(record.recording_id))
         except Exception as exc:  # noqa: BLE001 - a bug must not lose the bytes
             log.exception("ingest failed for %s[%d]@%d", message.topic, message.partition, message.offset)
-            await self._reject(event, "processing_error", f"{type(exc).__name__}: {exc}")
+            await self._reject(event, "processing_error", f"{type(exc).__name__}: {exc}", record)
             return
         await self._emit(event, record, outcome)
 
@@ -135,7 +137,7 @@ class Pipeline:
 
     async def _emit(self, event: EventT, record: SegmentHeader | RecordingEnd, outcome: Outcome) -> None:
         if outcome.rejected:
-            await self._reject(event, outcome.rejected, outcome.detail)
+            await self._reject(event, outcome.rejected, outcome.detail, record)
             return
         if outcome.stored is not None:
             fut = await self.stored.send(key=record.camera_id.encode(), value=outcome.stored.to_json())
@@ -152,11 +154,13 @@ class Pipeline:
         """Storage trouble is noticed inside a retry loop: send without waiting."""
         asyncio.ensure_future(self.send_alert(alert))
 
-    async def _reject(self, event: EventT, reason: str, detail: str) -> None:
+    async def _reject(
+        self, event: EventT, reason: str, detail: str, record: SegmentHeader | RecordingEnd | None = None
+    ) -> None:
         """Dead-letter a message and keep its bytes in quarantine: nothing is dropped."""
         message = event.message
         data = event.value or b""
-        digest = hashlib.sha256(data).hexdigest()
+        digest = await self.ingestor.sha256(data)
         key = rejected_key(message.topic, message.partition, message.offset, digest)
         if data:
             await self.ingestor.call(
@@ -170,16 +174,22 @@ class Pipeline:
             partition=message.partition,
             offset=message.offset,
             key=(message.key or b"").decode("utf-8", "replace"),
+            camera_id=record.camera_id if record else None,
+            recording_id=record.recording_id if record else None,
+            sequence=record.sequence if isinstance(record, SegmentHeader) else None,
             headers=headers,
             byte_size=len(data),
         )
         await self.dead_letters.send(key=message.key, value=letter.to_json())
         await self.send_alert(
             Alert(
-                kind="rejected_message",
+                kind="dead_letter",
                 severity=Severity.critical,
-                dedup_key=f"rejected:{message.topic}:{message.partition}:{message.offset}",
+                dedup_key=f"dead_letter:{message.topic}:{message.partition}:{message.offset}",
                 message=f"message {message.topic}[{message.partition}]@{message.offset} refused: {reason}: {detail}",
+                reason=reason,
+                camera_id=letter.camera_id,
+                recording_id=letter.recording_id,
             )
         )
         log.warning("dead-lettered %s[%d]@%d: %s: %s", message.topic, message.partition, message.offset, reason, detail)

@@ -37,12 +37,13 @@ from schemas.records import (
     StoredSegment,
     utcnow,
 )
-from streams.decisions import Action, Decision, RecordingState, decide
+from streams.decisions import Action, Decision, Limits, Observed, RecordingState, decide, is_mpegts
 from streams.objectstore import (
     META_CHAIN,
     META_HEADER,
     META_PREVIOUS_CHAIN,
     META_SHA256,
+    META_SOURCE,
     ObjectInfo,
     ObjectStore,
     header_metadata,
@@ -78,11 +79,13 @@ class Ingestor:
         self,
         store: ObjectStore,
         executor: Executor,
+        limits: Limits,
         on_storage_trouble: Callable[[Alert], None] | None = None,
         max_backoff: float = 30.0,
     ) -> None:
         self.store = store
         self.executor = executor
+        self.limits = limits
         self.on_storage_trouble = on_storage_trouble
         self.max_backoff = max_backoff
         self._storage_failing = False
@@ -119,27 +122,35 @@ class Ingestor:
         return await loop.run_in_executor(self.executor, _sha256_hex, data)
 
     # --- one segment --------------------------------------------------------------
-    async def segment(self, header: SegmentHeader, data: bytes, state: RecordingState | None) -> Outcome:
-        actual = await self.sha256(data)
-        decision = decide(state, header, actual, len(data))
+    async def segment(
+        self, header: SegmentHeader, data: bytes, state: RecordingState | None, partition: int = -1, offset: int = -1
+    ) -> Outcome:
+        seen = Observed(await self.sha256(data), len(data), is_mpegts(data), partition, offset)
+        decision = decide(state, header, seen, self.limits)
         if decision.action is Action.STORE and (decision.gap or (state is None and header.sequence > 0)):
             # State may be missing or behind what storage holds: rebuild, decide again.
             state = await self._recover_state(header, state)
-            decision = decide(state, header, actual, len(data))
+            decision = decide(state, header, seen, self.limits)
         if decision.action is Action.REJECT:
-            return Outcome(rejected="recording_reused", detail=decision.reason)
+            return Outcome(rejected=decision.reason, detail=decision.detail)
+        if decision.action is Action.REDELIVERED:
+            log.info("segment %s/%d redelivered after a restart: already done", header.recording_id, header.sequence)
+            return Outcome()
         if decision.action is Action.QUARANTINE:
-            return await self._quarantine(header, data, actual, "hash_mismatch", decision.reason)
+            return await self._quarantine(header, data, seen.sha256, "hash_mismatch", decision.detail)
         if decision.action is Action.DUPLICATE:
-            return await self._duplicate(header, data, actual)
-        return await self._store(header, data, actual, state or RecordingState.empty(header), decision)
+            return await self._duplicate(header, data, seen.sha256)
+        return await self._store(header, data, seen, state or RecordingState.empty(header), decision)
 
     async def _store(
-        self, header: SegmentHeader, data: bytes, actual: str, state: RecordingState, decision: Decision
+        self, header: SegmentHeader, data: bytes, seen: Observed, state: RecordingState, decision: Decision
     ) -> Outcome:
         assert decision.chain is not None
+        actual = seen.sha256
         key = segment_key(header.recording_id, header.sequence)
         existing = await self.call(self.store.head, self.store.footage_bucket, key)
+        if (refused := _other_owner(existing, header)) is not None:
+            return refused
         if existing is not None and existing.sha256 != actual:
             return await self._conflict(header, data, actual, existing)
         if existing is None:
@@ -148,11 +159,12 @@ class Ingestor:
                 META_CHAIN: decision.chain,
                 META_PREVIOUS_CHAIN: state.chain,
                 META_HEADER: header_metadata(header.model_dump_json()),
+                META_SOURCE: f"{seen.partition}/{seen.offset}",
             }
             await self.call(
                 self.store.put, self.store.footage_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
             )
-        outcome = Outcome(state=state.after(header, decision.chain))
+        outcome = Outcome(state=state.after(header, decision.chain, seen))
         outcome.stored = StoredSegment(
             **header.model_dump(exclude={"schema_version", "container"}),
             chain=decision.chain,
@@ -178,9 +190,14 @@ class Ingestor:
     async def _duplicate(self, header: SegmentHeader, data: bytes, actual: str) -> Outcome:
         key = segment_key(header.recording_id, header.sequence)
         existing = await self.call(self.store.head, self.store.footage_bucket, key)
+        if (refused := _other_owner(existing, header)) is not None:
+            return refused
         if existing is not None and existing.sha256 == actual:
-            log.info("segment %s/%d again with the same bytes: already stored", header.recording_id, header.sequence)
-            return Outcome()
+            log.warning("segment %s/%d sent again with the same bytes: refused as a replay", header.recording_id, header.sequence)
+            return Outcome(
+                rejected="replayed_segment",
+                detail=f"sequence {header.sequence} of recording {header.recording_id} is already stored with these bytes",
+            )
         return await self._conflict(header, data, actual, existing)
 
     async def _conflict(
@@ -236,6 +253,7 @@ class Ingestor:
         stored_header = SegmentHeader.model_validate_json(info.metadata[META_HEADER])
         if stored_header.camera_id != header.camera_id:
             return RecordingState.empty(stored_header)  # decide() will refuse the other camera
+        partition, _, offset = info.metadata.get(META_SOURCE, "-1/-1").partition("/")
         recovered = RecordingState(
             recording_id=header.recording_id,
             camera_id=stored_header.camera_id,
@@ -244,6 +262,8 @@ class Ingestor:
             chain=info.metadata[META_CHAIN],
             segments=len(objects),
             bytes=sum(o.size for o in objects),
+            last_partition=int(partition),
+            last_offset=int(offset),
         )
         if state is None or recovered.last_sequence > state.last_sequence:
             log.info("recording %s: state rebuilt from storage at sequence %d", header.recording_id, recovered.last_sequence)
@@ -282,6 +302,23 @@ class Ingestor:
                 )
             )
         return outcome
+
+
+def _other_owner(existing: ObjectInfo | None, header: SegmentHeader) -> Outcome | None:
+    """A stored segment of this recording from another camera: the id was reused.
+
+    Cameras on other partitions never share table state, so storage is where a
+    recording id's first owner is found.
+    """
+    if existing is None or META_HEADER not in existing.metadata:
+        return None
+    owner = SegmentHeader.model_validate_json(existing.metadata[META_HEADER]).camera_id
+    if owner == header.camera_id:
+        return None
+    return Outcome(
+        rejected="recording_reused",
+        detail=f"recording {header.recording_id} belongs to camera {owner}, not {header.camera_id}",
+    )
 
 
 def _sha256_hex(data: bytes) -> str:

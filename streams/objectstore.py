@@ -24,6 +24,7 @@ META_SHA256 = "bwv-sha256"
 META_CHAIN = "bwv-chain"
 META_PREVIOUS_CHAIN = "bwv-previous-chain"
 META_HEADER = "bwv-header"
+META_SOURCE = "bwv-source"  # "<partition>/<offset>" of the Kafka message it came from
 
 
 class StorageError(RuntimeError):

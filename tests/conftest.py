@@ -19,6 +19,7 @@ TEST_ENV = {
     "BWV_SESSION_TIMEOUT": "5",
     "BWV_SEGMENT_SECONDS": "2",
     "BWV_LOG_LEVEL": "info",
+    "BWV_MAX_SEGMENT_BYTES": str(2 * 1024 * 1024),
 }
 
 

@@ -82,3 +82,37 @@ def test_naive_times_and_unsafe_ids_are_refused() -> None:
         header(recording_id="../etc/passwd")
     with pytest.raises(ValueError):
         header(sha256="XYZ")
+
+
+# --- fuzzing: whatever arrives, the decoder answers with a record or a HeaderError ----
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([SEGMENT_HEADER, END_HEADER, "x", ""]), st.binary(max_size=300)), max_size=3))
+def test_decoder_never_raises_anything_but_header_error_on_bytes(headers: list[tuple[str, bytes]]) -> None:
+    try:
+        decode_headers(headers)
+    except HeaderError as exc:
+        assert exc.reason in {"missing_header", "malformed_header", "unknown_schema_version"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(list(SegmentHeader.model_fields)), json_values, max_size=14))
+def test_decoder_never_raises_anything_but_header_error_on_json(fields: dict[str, object]) -> None:
+    import json
+
+    valid = json.loads(header().to_json())
+    valid.update(fields)
+    try:
+        decoded = decode_headers([(SEGMENT_HEADER, json.dumps(valid).encode())])
+    except HeaderError:
+        return
+    assert isinstance(decoded, SegmentHeader)
+    assert decoded.capture_start.utcoffset() == timedelta(0)
