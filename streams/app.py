@@ -85,7 +85,9 @@ class Pipeline:
         self.alerts = self.app.topic(ALERTS, partitions=partitions, internal=False)
         self.dead_letters = self.app.topic(DEAD_LETTERS, partitions=partitions, internal=False)
         # Keyed by recording id, written from the segment's own partition.
-        self.recordings = self.app.Table("recording-state", partitions=partitions)
+        # bytes both ways: Faust's default json codec cannot read our raw keys
+        # back on changelog recovery, and a restarted worker would never finish it.
+        self.recordings = self.app.Table("recording-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.app.agent(self.segments, name="ingest")(self._ingest_agent)
         self.app.task(self._on_start)
 
