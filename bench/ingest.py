@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bwv.cameras import enroll
 from bwv.settings import Settings
 from bwv.stack import LocalStack, free_port, start_worker
 from consumers.topic_reader import read_topic
@@ -53,6 +54,10 @@ def realistic_segments(workdir: Path, seconds: float) -> list[Segment]:
     return list(segment_source(str(source), 2.0))
 
 
+def camera_name(index: int) -> str:
+    return f"bench-cam-{index:03d}"
+
+
 def run(cameras: int, segments_per_camera: int, partitions: int) -> IngestFigures:
     with tempfile.TemporaryDirectory(prefix="bwv-bench-") as tmp:
         workdir = Path(tmp)
@@ -60,9 +65,12 @@ def run(cameras: int, segments_per_camera: int, partitions: int) -> IngestFigure
         stack = LocalStack.start(workdir / "logs")
         try:
             os.environ.update({**stack.env(), "BWV_SEGMENT_PARTITIONS": str(partitions),
-                               "BWV_REBALANCE_TIMEOUT": "5", "BWV_SESSION_TIMEOUT": "5", "BWV_LOG_LEVEL": "warn"})
+                               "BWV_REBALANCE_TIMEOUT": "5", "BWV_SESSION_TIMEOUT": "5", "BWV_LOG_LEVEL": "warn",
+                               "BWV_CAMERA_KEYS_DIR": str(workdir / "keys")})
             settings = Settings()
             init_all(settings)
+            for c in range(cameras):
+                enroll(settings, camera_name(c))
             worker = start_worker(
                 {"BWV_WEB_PORT": str(free_port()), "BWV_DATA_DIR": str(workdir / "data"), "BWV_LOG_LEVEL": "info"},
                 workdir / "logs" / "worker.log",
@@ -83,7 +91,7 @@ def _measure(settings: Settings, pid: int, segments: list[Segment], cameras: int
     for i in range(per_camera):
         segment = segments[i % len(segments)]
         for c in range(cameras):
-            identity = CameraIdentity(f"bench-cam-{c:03d}", f"officer-{c:03d}", f"bench-rec-{c:03d}")
+            identity = CameraIdentity(camera_name(c), f"officer-{c:03d}", f"bench-rec-{c:03d}")
             indexed = Segment(i, segment.data, i * 2.0, segment.duration, segment.codec, segment.width, segment.height, segment.fps)
             publisher.publish(build_header(identity, indexed, start), segment.data)
             sent_bytes += len(segment.data)

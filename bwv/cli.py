@@ -162,15 +162,44 @@ def up(
     run_local(_settings(), cameras=cameras, log_dir=log_dir, console=out)
 
 
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="A bwv topic, e.g. bwv.alerts")],
+    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="Start at the oldest record, not now")] = False,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Keep waiting for new records")] = True,
+    limit: Annotated[Optional[int], typer.Option(help="Stop after N records", min=1)] = None,
+) -> None:
+    """Pretty-print a topic's records (on bwv.segments: header and size, never the video). Ctrl-C stops."""
+    from consumers.tail import TailError, run_tail
+
+    settings = _settings()
+    _raise_sigterm_as_interrupt()
+    try:
+        count = run_tail(settings, topic, out, from_beginning=from_beginning, follow=follow, limit=limit)
+    except TailError as exc:
+        raise CliError(str(exc)) from None
+    err.print(f"{count} record{'s' if count != 1 else ''}", highlight=False)
+
+
+def _add_subcommands() -> None:
+    from bwv.cameras import app as cameras_app
+
+    app.add_typer(cameras_app, name="cameras")
+
+
+_add_subcommands()
+
+
 def main() -> None:
     """Entry point: known failures print one clear line, never a traceback."""
     from producers.publisher import PublishError
     from producers.segmenter import SegmenterError
     from streams.admin import AdminError
     from streams.objectstore import StorageError
+    from streams.registry import RegistryError
     from bwv.stack import StackError
 
-    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError)
+    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError)
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

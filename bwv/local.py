@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bwv.cameras import enroll
 from bwv.settings import Settings
 from bwv.stack import LocalStack, free_port
 from streams.admin import init_all
@@ -41,6 +42,7 @@ def run_local(settings: Settings, *, cameras: int, log_dir: Path, console: Conso
         )
         worker.url = f"http://127.0.0.1:{web_port}"
         for i in range(1, cameras + 1):
+            enroll(settings, f"cam-{i:03d}", by="bwv-up")
             cam = stack.spawn(
                 f"camera cam-{i:03d}",
                 _bwv(

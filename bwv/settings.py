@@ -60,12 +60,35 @@ class Settings(BaseSettings):
         8, ge=1, le=256, description="Concurrent S3 requests per worker (blocking SDK calls run in threads)"
     )
 
+    # --- S3 timeouts ---------------------------------------------------------
+    # A hung S3 must end in an error the ingest retry loop sees (and alerts on),
+    # not in a thread blocked forever with the batch behind it.
+    s3_connect_timeout: float = Field(
+        5, gt=0, le=300, description="Seconds to wait for a connection to S3 before the call fails and is retried"
+    )
+    s3_read_timeout: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="Seconds S3 may stay silent during a call before it fails and is retried (keep above the time to store the largest segment)",
+    )
+
     # --- Recording -----------------------------------------------------------
     segment_seconds: float = Field(
         2.0, gt=0.1, le=60, description="Target segment length cut by cameras"
     )
     retention_days: float = Field(
         31, gt=0, description="Days unmarked footage is kept after capture end"
+    )
+
+    # --- Camera identity -----------------------------------------------------
+    camera_keys_dir: Path = Field(
+        Path(".bwv/keys"),
+        description="Where a camera finds its Ed25519 private key, <camera id>.key (PEM)",
+    )
+    require_signed_segments: bool = Field(
+        True,
+        description="Refuse messages not signed by a registered, unrevoked camera key (turn off only to migrate)",
     )
 
     # --- Worker --------------------------------------------------------------

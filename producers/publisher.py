@@ -13,6 +13,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from bwv.settings import Settings
+from producers.errors import PublishError, SegmentTooLarge
+from producers.keys import KeyRing
 from schemas.headers import encode_headers
 from schemas.records import RecordingEnd, SegmentHeader
 from schemas.topics import MESSAGE_OVERHEAD_BYTES, SEGMENTS
@@ -20,17 +22,11 @@ from schemas.topics import MESSAGE_OVERHEAD_BYTES, SEGMENTS
 log = logging.getLogger(__name__)
 
 
-class PublishError(RuntimeError):
-    """A segment could not be published; the message says why and what to do."""
-
-
-class SegmentTooLarge(PublishError):
-    pass
-
-
 class SegmentPublisher:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: KeyRing | None = None) -> None:
         self.max_segment_bytes = settings.max_segment_bytes
+        # Every message is signed with its camera's key (see schemas.signing).
+        self.keys = keys or KeyRing(settings.camera_keys_dir)
         request_limit = settings.max_segment_bytes + MESSAGE_OVERHEAD_BYTES
         try:
             self._producer = KafkaProducer(
@@ -66,10 +62,10 @@ class SegmentPublisher:
             raise PublishError(
                 f"header says {header.byte_size} bytes but the segment has {len(data)}"
             )
-        self._send(header.camera_id, data, encode_headers(header))
+        self._send(header.camera_id, data, encode_headers(header, self.keys.private(header.camera_id)))
 
     def publish_end(self, end: RecordingEnd) -> None:
-        self._send(end.camera_id, b"", encode_headers(end))
+        self._send(end.camera_id, b"", encode_headers(end, self.keys.private(end.camera_id)))
 
     def _send(self, camera_id: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         self._pending.append(

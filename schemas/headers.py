@@ -12,7 +12,10 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from schemas.records import Record, RecordingEnd, SegmentHeader
+from schemas.signing import SIGNATURE_HEADER, sign
 
 SEGMENT_HEADER = "bwv-segment"
 END_HEADER = "bwv-recording-end"
@@ -30,9 +33,21 @@ class HeaderError(ValueError):
         self.detail = detail
 
 
-def encode_headers(record: SegmentHeader | RecordingEnd) -> HeaderList:
+def encode_headers(record: SegmentHeader | RecordingEnd, key: Ed25519PrivateKey | None = None) -> HeaderList:
+    """The record's header, and with ``key`` the camera's signature of exactly those bytes."""
     name = SEGMENT_HEADER if isinstance(record, SegmentHeader) else END_HEADER
-    return [(name, record.to_json())]
+    payload = record.to_json()
+    headers = [(name, payload)]
+    if key is not None:
+        headers.append((SIGNATURE_HEADER, sign(key, payload)))
+    return headers
+
+
+def signed_parts(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> tuple[bytes, bytes | None]:
+    """(the bytes the camera signed, its signature or None): read before any parsing."""
+    found = header_mapping(headers)
+    payload = found.get(SEGMENT_HEADER, found.get(END_HEADER, b""))
+    return payload, found.get(SIGNATURE_HEADER)
 
 
 def header_mapping(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:

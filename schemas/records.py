@@ -31,7 +31,8 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-Id = Annotated[str, AfterValidator(_check_id)]
+# The pattern only documents the rule in the JSON Schema; _check_id enforces it (with a clearer message).
+Id = Annotated[str, AfterValidator(_check_id), Field(json_schema_extra={"pattern": _ID_RE.pattern})]
 Sha256Hex = Annotated[str, Field(pattern=_SHA256_RE.pattern, description="lower-case hex SHA-256")]
 UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
@@ -126,6 +127,27 @@ class Alert(Record):
     camera_id: str | None = None
     recording_id: str | None = None
     sequence: int | None = None
+    at: UtcTime = Field(default_factory=utcnow)
+
+
+class CameraKeyState(str, Enum):
+    active = "active"
+    revoked = "revoked"
+
+
+class CameraKey(Record):
+    """A camera's registered Ed25519 public key, or its revocation (compacted by camera id).
+
+    A revocation keeps the key it revokes, so the registry says which key stopped
+    being trusted, when, by whom and why.
+    """
+
+    camera_id: Id
+    state: CameraKeyState
+    algorithm: str = Field("ed25519", description="Signature algorithm; only ed25519 is defined")
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="Raw 32-byte Ed25519 public key, lower-case hex")
+    by: str = Field(min_length=1, max_length=128, description="Operator who registered or revoked it")
+    reason: str = Field("", max_length=1024)
     at: UtcTime = Field(default_factory=utcnow)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from schemas.records import (
     Alert,
+    CameraKey,
     DeadLetter,
     Record,
     StoredSegment,
@@ -46,6 +47,7 @@ SEGMENTS = "bwv.segments"
 SEGMENTS_STORED = "bwv.segments.stored"
 ALERTS = "bwv.alerts"
 DEAD_LETTERS = "bwv.deadletter"
+CAMERAS = "bwv.cameras"
 
 
 def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSpec]:
@@ -85,6 +87,17 @@ def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSp
             value_doc="DeadLetter",
             partitions=segment_partitions,
             retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            # Every worker reads all of it (a small registry), so one partition:
+            # one total order of registrations and revocations.
+            CAMERAS,
+            key="camera id",
+            value=CameraKey,
+            value_doc="CameraKey",
+            partitions=1,
+            cleanup_policy="compact",
+            retention_ms=-1,
         ),
     ]
 

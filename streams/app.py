@@ -22,13 +22,15 @@ from faust.streams import _current_event  # the context Faust's tables read
 from faust.types import EventT
 
 from bwv.settings import Settings
-from schemas.headers import HeaderError, decode_headers, header_mapping
+from schemas.headers import HeaderError, decode_headers, header_mapping, signed_parts
 from schemas.layout import rejected_key
 from schemas.records import Alert, DeadLetter, RecordingEnd, SegmentHeader, Severity
 from schemas.topics import ALERTS, DEAD_LETTERS, MESSAGE_OVERHEAD_BYTES, SEGMENTS, SEGMENTS_STORED
 from streams.decisions import Limits, RecordingState
+from streams.identity import IdentityProblem, check_identity
 from streams.ingest import Ingestor, Outcome
 from streams.objectstore import META_SHA256, ObjectStore
+from streams.registry import CameraRegistry
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class Pipeline:
         self.executor = ThreadPoolExecutor(settings.s3_threads, thread_name_prefix="bwv-s3")
         limits = Limits(settings.max_segment_bytes, settings.max_sequence_jump)
         self.ingestor = Ingestor(self.store, self.executor, limits, on_storage_trouble=self._alert_soon)
+        self.registry = CameraRegistry(settings)
         partitions = settings.segment_partitions
         self.segments = self.app.topic(SEGMENTS, partitions=partitions, internal=False)
         self.stored = self.app.topic(SEGMENTS_STORED, partitions=partitions, internal=False)
@@ -97,7 +100,10 @@ class Pipeline:
     # --- agent --------------------------------------------------------------------
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
         settings = self.settings
+        await self.registry.start()
         async for events in stream.noack_take(settings.ingest_batch_size, within=settings.ingest_batch_within):
+            # A revocation the broker acknowledged applies to every batch after it.
+            await self.registry.catch_up()
             by_camera: dict[bytes, list[EventT]] = defaultdict(list)
             for event in events:
                 by_camera[event.message.key or b""].append(event)
@@ -120,6 +126,10 @@ class Pipeline:
         except HeaderError as exc:
             await self._reject(event, exc.reason, exc.detail)
             return
+        problem = self._identity_problem(message, record)
+        if problem is not None:
+            await self._reject(event, problem.reason, problem.detail, record)
+            return
         try:
             if isinstance(record, SegmentHeader):
                 outcome = await self.ingestor.segment(
@@ -132,6 +142,17 @@ class Pipeline:
             await self._reject(event, "processing_error", f"{type(exc).__name__}: {exc}", record)
             return
         await self._emit(event, record, outcome)
+
+    def _identity_problem(self, message: faust.types.tuples.Message, record: SegmentHeader | RecordingEnd) -> IdentityProblem | None:
+        payload, signature = signed_parts(message.headers)
+        return check_identity(
+            record.camera_id,
+            message.key,
+            payload,
+            signature,
+            self.registry.get(record.camera_id),
+            self.settings.require_signed_segments,
+        )
 
     def _state(self, recording_id: str) -> RecordingState | None:
         raw = self.recordings.get(recording_id.encode())

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
 from bwv.settings import Settings
 from bwv.stack import LocalStack, free_port
@@ -28,7 +29,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs = tmp_path_factory.mktemp("stack-logs")
     local = LocalStack.start(logs)
     saved = dict(os.environ)
-    os.environ.update({**local.env(), **TEST_ENV})
+    keys = tmp_path_factory.mktemp("camera-keys")
+    os.environ.update({**local.env(), **TEST_ENV, "BWV_CAMERA_KEYS_DIR": str(keys)})
     try:
         yield local
     finally:
@@ -65,3 +67,11 @@ def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("media") / "sample.mp4"
     write_test_file(path, 7.0, width=320, height=240, fps=25, gop_seconds=1.0, audio=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def raw_producer(settings: Settings) -> Iterator[KafkaProducer]:
+    """A bare Kafka producer: bad and forged input does not come through our publisher."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_request_size=8 * 1024 * 1024)
+    yield producer
+    producer.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from bwv.cameras import enroll
 from bwv.settings import Settings
 from bwv.stack import Child, start_worker
 from consumers.topic_reader import read_topic
@@ -73,3 +74,9 @@ class WorkerProcess:
 def records(settings: Settings, topic: str, idle: float = 0.5) -> list[dict[str, object]]:
     """Every JSON record of a metadata topic, in partition/offset order."""
     return [json.loads(m.value) for m in read_topic(settings, topic, idle_timeout=idle) if m.value]
+
+
+def enroll_cameras(settings: Settings, *camera_ids: str) -> None:
+    """Give each test camera a signing key and register it, as an operator would."""
+    for camera_id in camera_ids:
+        enroll(settings, camera_id, by="pytest")

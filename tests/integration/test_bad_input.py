@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaProducer
 
 from bwv.settings import Settings
+from producers.keys import KeyRing
 from schemas.headers import SEGMENT_HEADER
+from schemas.signing import SIGNATURE_HEADER, sign
 from schemas.layout import segments_prefix
 from schemas.topics import ALERTS, DEAD_LETTERS, SEGMENTS
 from streams.objectstore import ObjectStore
-from tests.helpers import WorkerProcess, bwv, records, wait_for
+from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
 from tests.integration.test_pipeline import _header
 
 pytestmark = pytest.mark.integration
 
 TS = b"\x47" + b"\x11" * 187
-
-
-@pytest.fixture(scope="module")
-def raw_producer(settings: Settings) -> Iterator[KafkaProducer]:
-    """A bare Kafka producer: bad input does not come through our publisher."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_request_size=8 * 1024 * 1024)
-    yield producer
-    producer.close()
 
 
 def send(producer: KafkaProducer, camera: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
@@ -36,9 +29,11 @@ def send(producer: KafkaProducer, camera: str, value: bytes, headers: list[tuple
 
 
 def segment_headers(camera: str, recording: str, sequence: int, body: bytes, **over: object) -> list[tuple[str, bytes]]:
+    """A header as the camera would send it, signed with its key (bad input is not forged input)."""
     fields = json.loads(_header(recording, sequence, body).model_dump_json())
     fields.update(camera_id=camera, **over)
-    return [(SEGMENT_HEADER, json.dumps(fields).encode())]
+    payload = json.dumps(fields).encode()
+    return [(SEGMENT_HEADER, payload), (SIGNATURE_HEADER, sign(KeyRing(Settings().camera_keys_dir).ensure(camera), payload))]
 
 
 def letters_for(settings: Settings, camera: str) -> list[dict[str, object]]:
@@ -70,6 +65,7 @@ def test_bad_message_gets_one_dead_letter_and_one_alert(
     reason: str, settings: Settings, worker: WorkerProcess, raw_producer: KafkaProducer
 ) -> None:
     camera = f"bad-{reason.replace('_', '-')}"
+    enroll_cameras(settings, camera)
     value, headers = CASES[reason](camera)
     send(raw_producer, camera, value, headers)
     letter = expect_one_dead_letter(settings, camera, reason)
@@ -89,6 +85,7 @@ def test_replayed_and_reused_segments_are_refused_and_good_footage_untouched(
     settings: Settings, worker: WorkerProcess, raw_producer: KafkaProducer
 ) -> None:
     owner, stranger, recording = "replay-owner", "replay-stranger", "replay-rec-1"
+    enroll_cameras(settings, owner, stranger)
     bodies = [TS * (i + 2) for i in range(3)]
     for i, body in enumerate(bodies):
         send(raw_producer, owner, body, segment_headers(owner, recording, i, body))

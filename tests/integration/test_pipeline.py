@@ -18,7 +18,7 @@ from schemas.layout import segment_key, segments_prefix
 from schemas.records import SegmentHeader
 from schemas.topics import ALERTS, DEAD_LETTERS, SEGMENTS_STORED
 from streams.objectstore import META_CHAIN, META_SHA256, ObjectStore
-from tests.helpers import WorkerProcess, bwv, records, wait_for
+from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +34,12 @@ def decoded_seconds(data: bytes) -> tuple[float, int]:
         frames = sum(1 for _ in container.decode(stream))
         rate = float(stream.average_rate or stream.guessed_rate or 25)
     return frames / rate, frames
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cameras(settings: Settings) -> None:
+    """This module's cameras, registered with their signing keys."""
+    enroll_cameras(settings, "e2e-cam", "dup-cam", "live-cam")
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +137,15 @@ def ts_body(fill: int, packets: int) -> bytes:
     return (b"\x47" + bytes([fill]) * 187) * packets
 
 
-def _header(recording_id: str, sequence: int, body: bytes, sha256: str | None = None) -> SegmentHeader:
+TS_PACKETS = 30
+
+
+def _header(
+    recording_id: str, sequence: int, body: bytes, sha256: str | None = None, camera_id: str = "dup-cam"
+) -> SegmentHeader:
     now = datetime.now(timezone.utc)
     return SegmentHeader(
-        camera_id="dup-cam",
+        camera_id=camera_id,
         officer_id="pc-1",
         recording_id=recording_id,
         sequence=sequence,

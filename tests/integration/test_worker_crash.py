@@ -17,7 +17,7 @@ from producers.segmenter import Segment, segment_source
 from schemas.layout import segments_prefix
 from schemas.topics import SEGMENTS_STORED
 from streams.objectstore import ObjectStore
-from tests.helpers import WorkerProcess, bwv, records, wait_for
+from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +45,7 @@ def _crash_and_recover(settings: Settings, sample_video: Path, tmp_path: Path) -
     source: list[Segment] = list(segment_source(str(sample_video), 2.0))
     recordings = [f"crash-rec-{c}" for c in range(CAMERAS)]
     store = ObjectStore(settings)
+    enroll_cameras(settings, *(f"crash-cam-{c}" for c in range(CAMERAS)))
     # A slow-ish worker (one segment per batch) so the kill lands mid-stream.
     env = {"BWV_INGEST_BATCH_SIZE": "1"}
     first = WorkerProcess.start(tmp_path, free_port(), env)
