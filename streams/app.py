@@ -93,9 +93,13 @@ class Pipeline:
         self.recordings = self.app.Table("recording-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.app.agent(self.segments, name="ingest")(self._ingest_agent)
         self.app.task(self._on_start)
+        self.app.on_before_shutdown.connect(self._on_shutdown)
 
     async def _on_start(self) -> None:
         await self.ingestor.call(self.store.ensure_buckets)
+
+    async def _on_shutdown(self, app: faust.App, **kwargs: object) -> None:
+        await self.registry.stop()
 
     # --- agent --------------------------------------------------------------------
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
