@@ -7,7 +7,7 @@ CAMERAS ?= 4
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench clean
+.PHONY: up test bench schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ up: $(STAMP)
 # pytest exits 5 when it collects nothing: not a failure of the code.
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+# Regenerate the checked-in topic contract (schemas/json/, schemas/asyncapi.yaml).
+schemas: $(STAMP)
+	$(PY) -m schemas.generate
 
 clean:
 	rm -rf $(VENV) .bwv .pytest_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -89,6 +90,50 @@ class Settings(BaseSettings):
     require_signed_segments: bool = Field(
         True,
         description="Refuse messages not signed by a registered, unrevoked camera key (turn off only to migrate)",
+    )
+
+    # --- Camera spool --------------------------------------------------------
+    spool_dir: Path = Field(
+        Path(".bwv/spool"),
+        description="Camera-side spool, one sub-directory per camera id: every segment is fsync'd here "
+        "before it is sent and deleted only after the broker acknowledged it",
+    )
+    spool_max_bytes: int = Field(
+        1024 * MiB,
+        ge=1 * MiB,
+        description="Bound of one camera's spool; when full the camera stops accepting footage "
+        "(loudly) instead of dropping any",
+    )
+    spool_drain_timeout: float = Field(
+        30,
+        ge=0,
+        le=86_400,
+        description="Seconds `bwv camera` waits at the end for the broker to acknowledge what is still "
+        "spooled before it exits 3 (the rest is sent first on the next start)",
+    )
+    delivery_timeout: float = Field(
+        120,
+        ge=1,
+        le=3_600,
+        description="Seconds the Kafka producer retries one message (delivery.timeout.ms) before the "
+        "spool sends it again",
+    )
+
+    # --- Index and thumbnails -----------------------------------------------
+    thumbnails: Literal["inline", "agent", "off"] = Field(
+        "inline",
+        description="Where thumbnails are cut: inline (from the bytes ingest already holds), agent "
+        "(a separate agent fetching each stored segment back from S3) or off",
+    )
+    thumbnail_width: int = Field(320, ge=16, le=1920, description="Thumbnail width in pixels (aspect kept)")
+    camera_silent_seconds: float = Field(
+        10, gt=0, description="A recording camera that sends nothing for this long raises camera_silent"
+    )
+    recording_idle_seconds: float = Field(
+        120, gt=0, description="A recording with no segment for this long is closed (idle_timeout)"
+    )
+    index_check_interval: float = Field(
+        1.0, gt=0, le=60, description="Seconds between the index's checks for silent cameras and idle recordings"
     )
 
     # --- Worker --------------------------------------------------------------

@@ -104,6 +104,99 @@ class StoredSegment(Record):
     stored_at: UtcTime
 
 
+class QuarantinedSegment(Record):
+    """A segment kept in the quarantine bucket instead of the footage: it failed a check."""
+
+    camera_id: Id
+    officer_id: Id
+    recording_id: Id
+    sequence: int = Field(ge=0)
+    reason: str = Field(description="hash_mismatch or duplicate_conflict")
+    detail: str
+    capture_start: UtcTime
+    capture_end: UtcTime
+    sha256: Sha256Hex = Field(description="SHA-256 of the bytes received")
+    bucket: str
+    key: str
+    at: UtcTime = Field(default_factory=utcnow)
+
+
+class RecordingEnded(Record):
+    """The camera closed a recording (its end marker reached the ingest agent)."""
+
+    camera_id: Id
+    recording_id: Id
+    segments_sent: int = Field(ge=0, description="Segment count the camera's end marker claims")
+    segments_stored: int = Field(ge=0, description="Segments stored for the recording when the marker arrived")
+    ended_at: UtcTime
+
+
+class Thumbnail(Record):
+    """A JPEG of a stored segment's first keyframe, stored next to the footage."""
+
+    camera_id: Id
+    recording_id: Id
+    sequence: int = Field(ge=0)
+    bucket: str
+    key: str
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    byte_size: int = Field(ge=1)
+    capture_start: UtcTime
+    created_at: UtcTime = Field(default_factory=utcnow)
+
+
+class RecordingStateName(str, Enum):
+    open = "open"
+    closed = "closed"
+    quarantined = "quarantined"
+
+
+class RecordingSummary(Record):
+    """One recording as the index knows it; the latest per recording id (compacted topic)."""
+
+    recording_id: Id
+    camera_id: Id
+    officer_id: Id
+    state: RecordingStateName = Field(description="open, closed, or quarantined (closed with quarantined segments)")
+    closed_reason: str | None = Field(None, description="end_marker or idle_timeout")
+    start: UtcTime
+    end: UtcTime
+    segment_count: int = Field(ge=0)
+    duration_seconds: float = Field(ge=0, description="Sum of the stored segments' capture durations")
+    bytes: int = Field(ge=0)
+    last_sequence: int = Field(-1, ge=-1)
+    missing_sequences: int = Field(0, ge=0, description="Sequence numbers below the last one never stored")
+    quarantined_segments: int = Field(0, ge=0)
+    segments_sent: int | None = Field(None, description="From the camera's end marker")
+    chain_head: Sha256Hex | None = Field(None, description="Chain value after the last stored segment")
+    retention_category: str = "unmarked"
+    expires_at: UtcTime | None = Field(None, description="When unmarked footage becomes due for deletion")
+    latest_thumbnail: str | None = Field(None, description="Object key of the newest thumbnail")
+    updated_at: UtcTime = Field(default_factory=utcnow)
+
+
+class CameraState(str, Enum):
+    recording = "recording"
+    silent = "silent"
+    idle = "idle"
+
+
+class CameraStatus(Record):
+    """What a control room shows for one camera; the latest per camera id (compacted topic)."""
+
+    camera_id: Id
+    officer_id: Id
+    state: CameraState = Field(description="recording, silent (recording but nothing arrives) or idle")
+    live: bool = Field(description="A segment arrived within BWV_CAMERA_SILENT_SECONDS")
+    current_recording: str | None = None
+    last_capture_end: UtcTime | None = None
+    last_stored_at: UtcTime | None = None
+    ingest_delay_seconds: float | None = Field(None, description="Capture end to stored, for the last segment")
+    latest_thumbnail: str | None = None
+    updated_at: UtcTime = Field(default_factory=utcnow)
+
+
 class Severity(str, Enum):
     info = "info"
     warning = "warning"

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from schemas.records import (
     Alert,
     CameraKey,
+    CameraStatus,
     DeadLetter,
+    QuarantinedSegment,
+    RecordingEnded,
+    RecordingSummary,
+    Thumbnail,
     Record,
     StoredSegment,
 )
@@ -48,6 +53,11 @@ SEGMENTS_STORED = "bwv.segments.stored"
 ALERTS = "bwv.alerts"
 DEAD_LETTERS = "bwv.deadletter"
 CAMERAS = "bwv.cameras"
+SEGMENTS_QUARANTINED = "bwv.segments.quarantined"
+RECORDINGS_ENDED = "bwv.recordings.ended"
+THUMBNAILS = "bwv.thumbnails"
+RECORDINGS = "bwv.recordings"
+CAMERA_STATUS = "bwv.camera-status"
 
 
 def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSpec]:
@@ -71,6 +81,49 @@ def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSp
             value_doc="StoredSegment",
             partitions=segment_partitions,
             retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            SEGMENTS_QUARANTINED,
+            key="camera id",
+            value=QuarantinedSegment,
+            value_doc="QuarantinedSegment",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            RECORDINGS_ENDED,
+            key="camera id",
+            value=RecordingEnded,
+            value_doc="RecordingEnded",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            THUMBNAILS,
+            key="camera id",
+            value=Thumbnail,
+            value_doc="Thumbnail",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            # The latest summary of every recording: a subscriber reads it whole.
+            RECORDINGS,
+            key="recording id",
+            value=RecordingSummary,
+            value_doc="RecordingSummary",
+            partitions=segment_partitions,
+            cleanup_policy="compact",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            CAMERA_STATUS,
+            key="camera id",
+            value=CameraStatus,
+            value_doc="CameraStatus",
+            partitions=segment_partitions,
+            cleanup_policy="compact",
+            retention_ms=-1,
         ),
         TopicSpec(
             ALERTS,

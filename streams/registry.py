@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from bwv.settings import Settings
 from schemas.records import CameraKey
 from schemas.topics import CAMERAS
+from streams.catchup import CatchUpReader
 
 log = logging.getLogger(__name__)
 
@@ -31,56 +31,14 @@ class CameraRegistry:
     """An in-memory copy of ``bwv.cameras``, kept current by ``catch_up``."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         self.keys: dict[str, CameraKey] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._partitions: list[TopicPartition] = []
+        self._reader = CatchUpReader(settings, [CAMERAS], self._apply, "camera-registry")
+        self.start = self._reader.start
+        self.stop = self._reader.stop
+        self.catch_up = self._reader.catch_up
 
     def get(self, camera_id: str) -> CameraKey | None:
         return self.keys.get(camera_id)
-
-    async def start(self) -> None:
-        if self._consumer is not None:
-            return
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-            group_id=None,
-            enable_auto_commit=False,
-            client_id=f"{self.settings.app_id}-camera-registry",
-        )
-        await consumer.start()
-        self._consumer = consumer
-        await self.catch_up()
-
-    async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-    async def catch_up(self) -> None:
-        """Read every registry record up to the topic's current end."""
-        consumer = self._consumer
-        if consumer is None:
-            raise RuntimeError("registry not started")
-        if not self._partitions and not await self._assign(consumer):
-            return
-        ends = await consumer.end_offsets(self._partitions)
-        for tp in self._partitions:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=500)
-                for message in batch.get(tp, []):
-                    self._apply(message.key, message.value)
-
-    async def _assign(self, consumer: AIOKafkaConsumer) -> bool:
-        await consumer.topics()  # refreshes metadata
-        partitions = consumer.partitions_for_topic(CAMERAS) or set()
-        if not partitions:
-            log.warning("topic %s does not exist yet (run bwv init): no camera is registered", CAMERAS)
-            return False
-        self._partitions = [TopicPartition(CAMERAS, p) for p in sorted(partitions)]
-        consumer.assign(self._partitions)
-        await consumer.seek_to_beginning(*self._partitions)
-        return True
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if not value:  # a tombstone forgets the camera
