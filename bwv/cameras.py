@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import getpass
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,7 +20,8 @@ from schemas.topics import CAMERAS
 from streams.registry import RegistryError, publish_camera_key
 
 app = typer.Typer(help="Camera identities: the Ed25519 keys cameras sign segments with.", no_args_is_help=True)
-out = Console(soft_wrap=True)
+# Piped output keeps whole rows (ids intact) instead of wrapping tables at 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
 
 OperatorOption = Annotated[Optional[str], typer.Option("--by", help="Who does this (default: your login name)")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the record")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import time
@@ -90,6 +91,7 @@ def camera(
     """Publish one recording; prints its recording id."""
     from producers.camera import CameraIdentity, new_recording_id, record
     from producers.publisher import SegmentPublisher
+    from producers.spool import Spool
     from producers.testsrc import TestsrcOptions
     from schemas.records import SegmentHeader
 
@@ -98,26 +100,39 @@ def camera(
         raise CliError(f"no such file: {source}")
     _raise_sigterm_as_interrupt()
     identity = _identity(CameraIdentity, camera_id, officer, recording_id or new_recording_id(camera_id))
-    publisher = SegmentPublisher(settings)
+    # The spool's own status lines say when the broker is away; kafka-python's
+    # per-connection-attempt errors would only bury them.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    spool = Spool.open(settings.spool_dir, camera_id, settings.spool_max_bytes)
+    publisher = SegmentPublisher(
+        settings,
+        spool=spool,
+        on_status=lambda message: err.print(f"{camera_id}: {message}", style="yellow", markup=False, highlight=False),
+    )
     out.print(identity.recording_id, highlight=False)
     sys.stdout.flush()
 
     def progress(header: SegmentHeader) -> None:
         if not quiet:
-            err.print(f"[dim]{identity.recording_id} segment {header.sequence}: {header.byte_size:,} bytes[/dim]")
+            err.print(
+                f"[dim]{identity.recording_id} segment {header.sequence}: {header.byte_size:,} bytes, "
+                f"spool {publisher.spool_depth}[/dim]"
+            )
 
     started = time.monotonic()
-    result = record(
-        publisher,
-        identity,
-        source,
-        segment_seconds=settings.segment_seconds,
-        max_seconds=seconds,
-        realtime=realtime,
-        testsrc=TestsrcOptions(width=width, height=height, fps=fps, bitrate=bitrate, label=camera_id),
-        on_segment=progress,
-    )
-    publisher.close()
+    try:
+        result = record(
+            publisher,
+            identity,
+            source,
+            segment_seconds=settings.segment_seconds,
+            max_seconds=seconds,
+            realtime=realtime,
+            testsrc=TestsrcOptions(width=width, height=height, fps=fps, bitrate=bitrate, label=camera_id),
+            on_segment=progress,
+        )
+    finally:
+        publisher.close()  # whatever was not acknowledged stays in the spool
     elapsed = time.monotonic() - started
     err.print(
         f"published {result.segments} segments, {result.bytes / 1e6:.1f} MB, {result.seconds:.1f} s of video "
@@ -183,8 +198,10 @@ def tail(
 
 def _add_subcommands() -> None:
     from bwv.cameras import app as cameras_app
+    from bwv.queries import recordings
 
     app.add_typer(cameras_app, name="cameras")
+    app.command()(recordings)
 
 
 _add_subcommands()
@@ -196,10 +213,11 @@ def main() -> None:
     from producers.segmenter import SegmenterError
     from streams.admin import AdminError
     from streams.objectstore import StorageError
+    from streams.catchup import ReaderError
     from streams.registry import RegistryError
     from bwv.stack import StackError
 
-    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError)
+    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError, ReaderError)
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
@@ -212,12 +230,11 @@ def main() -> None:
         err.print(f"error: {exc}", highlight=False)
         sys.exit(getattr(exc, "code", 2))
     except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if type(exc).__module__.startswith(("minio", "urllib3", "kafka")):
+        # Typer vendors click (typer._click), so the check is by shape, not by class.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if type(exc).__module__.startswith(("minio", "urllib3", "kafka", "aiokafka")):
             err.print(f"error: {type(exc).__name__}: {exc}", highlight=False)
             sys.exit(2)
         raise

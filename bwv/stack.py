@@ -81,14 +81,17 @@ def _spawn(cmd: list[str], log_path: Path | None, env: dict[str, str] | None = N
     )
 
 
-def start_broker(port: int | None = None, log_path: Path | None = None) -> Child:
+def start_broker(port: int | None = None, log_path: Path | None = None, advertised_port: int | None = None) -> Child:
+    """Tansu on ``port``. ``advertised_port`` makes clients connect elsewhere after
+    bootstrap (a fault proxy in outage tests); the returned url is what clients use."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     proc = _spawn(
-        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url], log_path
+        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised], log_path
     )
     wait_for_port(port, proc=proc)
-    return Child("kafka", proc, f"127.0.0.1:{port}", log_path)
+    return Child("kafka", proc, f"127.0.0.1:{advertised_port or port}", log_path)
 
 
 def start_s3(port: int | None = None, log_path: Path | None = None) -> Child:

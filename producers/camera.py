@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from producers.errors import SpoolFull
 from producers.publisher import SegmentPublisher
 from producers.segmenter import Segment, segment_source
 from producers.testsrc import TestsrcOptions
@@ -81,7 +82,11 @@ def record(
     testsrc: TestsrcOptions | None = None,
     on_segment: Callable[[SegmentHeader], None] | None = None,
 ) -> RecordingResult:
-    """Publish one recording and its end marker; returns what was sent."""
+    """Publish one recording and its end marker; returns what was sent.
+
+    A full spool stops the recording: the end marker still closes it on the
+    segments that were accepted, then SpoolFull is raised (nothing is dropped).
+    """
     started_at = datetime.now(timezone.utc)
     started_mono = time.monotonic()
     segments = segment_source(source, segment_seconds, max_seconds=max_seconds, testsrc_options=testsrc)
@@ -90,11 +95,14 @@ def record(
     count = total = 0
     seconds = 0.0
     interrupted = False
+    refused: SpoolFull | None = None
     try:
         for segment in segments:
             header = build_header(identity, segment, started_at)
             publisher.publish(header, segment.data)
-            if realtime:
+            if realtime and not publisher.spooled:
+                # Spooled, the segment is already safe on disk; waiting for the broker
+                # here would stall a live camera through an outage.
                 publisher.flush()
             count += 1
             total += len(segment.data)
@@ -103,6 +111,8 @@ def record(
                 on_segment(header)
     except KeyboardInterrupt:
         interrupted = True  # a camera switched off still closes its recording
+    except SpoolFull as exc:
+        refused = exc
     publisher.publish_end(
         RecordingEnd(
             camera_id=identity.camera_id,
@@ -111,5 +121,7 @@ def record(
             ended_at=started_at + timedelta(seconds=seconds),
         )
     )
+    if refused is not None:
+        raise refused  # no drain wait: the broker is likely away, the spool keeps it all
     publisher.flush()
     return RecordingResult(identity.recording_id, count, total, seconds, interrupted)

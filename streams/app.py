@@ -16,6 +16,8 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import partial
 
 import faust
 from faust.streams import _current_event  # the context Faust's tables read
@@ -24,13 +26,39 @@ from faust.types import EventT
 from bwv.settings import Settings
 from schemas.headers import HeaderError, decode_headers, header_mapping, signed_parts
 from schemas.layout import rejected_key
-from schemas.records import Alert, DeadLetter, RecordingEnd, SegmentHeader, Severity
-from schemas.topics import ALERTS, DEAD_LETTERS, MESSAGE_OVERHEAD_BYTES, SEGMENTS, SEGMENTS_STORED
+from schemas.records import (
+    Alert,
+    DeadLetter,
+    QuarantinedSegment,
+    RecordingEnd,
+    RecordingEnded,
+    SegmentHeader,
+    Severity,
+    StoredSegment,
+    Thumbnail,
+    utcnow,
+)
+from schemas.topics import (
+    ALERTS,
+    CAMERA_STATUS,
+    DEAD_LETTERS,
+    MESSAGE_OVERHEAD_BYTES,
+    RECORDINGS,
+    RECORDINGS_ENDED,
+    SEGMENTS,
+    SEGMENTS_QUARANTINED,
+    SEGMENTS_STORED,
+    THUMBNAILS,
+)
+from streams import api
+from streams import index as camera_index
 from streams.decisions import Limits, RecordingState
 from streams.identity import IdentityProblem, check_identity
 from streams.ingest import Ingestor, Outcome
 from streams.objectstore import META_SHA256, ObjectStore
+from streams.readmodel import IndexView
 from streams.registry import CameraRegistry
+from streams.thumbnailer import SegmentRef, ThumbnailOutcome, Thumbnailer
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +110,41 @@ class Pipeline:
         limits = Limits(settings.max_segment_bytes, settings.max_sequence_jump)
         self.ingestor = Ingestor(self.store, self.executor, limits, on_storage_trouble=self._alert_soon)
         self.registry = CameraRegistry(settings)
+        self.thumbnailer = Thumbnailer(self.store, self.executor, self.ingestor.call, width=settings.thumbnail_width)
+        self.view = IndexView(settings)
+        self.periods = camera_index.Periods(
+            silent_after=timedelta(seconds=settings.camera_silent_seconds),
+            idle_after=timedelta(seconds=settings.recording_idle_seconds),
+            retention=timedelta(days=settings.retention_days),
+        )
         partitions = settings.segment_partitions
-        self.segments = self.app.topic(SEGMENTS, partitions=partitions, internal=False)
-        self.stored = self.app.topic(SEGMENTS_STORED, partitions=partitions, internal=False)
-        self.alerts = self.app.topic(ALERTS, partitions=partitions, internal=False)
-        self.dead_letters = self.app.topic(DEAD_LETTERS, partitions=partitions, internal=False)
+        topic = partial(self.app.topic, partitions=partitions, internal=False)
+        self.segments = topic(SEGMENTS)
+        self.stored = topic(SEGMENTS_STORED)
+        self.quarantined = topic(SEGMENTS_QUARANTINED)
+        self.ended = topic(RECORDINGS_ENDED)
+        self.thumbnails = topic(THUMBNAILS)
+        self.recording_summaries = topic(RECORDINGS)
+        self.camera_status = topic(CAMERA_STATUS)
+        self.alerts = topic(ALERTS)
+        self.dead_letters = topic(DEAD_LETTERS)
+        # Keyed by camera id and placed by the partitioner: the same partition as
+        # the camera's segments, and writable from the timer (no current event).
+        self.index = self.app.Table(
+            "camera-index", partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
+        )
         # Keyed by recording id, written from the segment's own partition.
         # bytes both ways: Faust's default json codec cannot read our raw keys
         # back on changelog recovery, and a restarted worker would never finish it.
         self.recordings = self.app.Table("recording-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.app.agent(self.segments, name="ingest")(self._ingest_agent)
+        self._index_handlers = self._make_index_handlers()
+        index_inputs = self.app.topic(SEGMENTS_STORED, SEGMENTS_QUARANTINED, RECORDINGS_ENDED, THUMBNAILS)
+        self.app.agent(index_inputs, name="index")(self._index_agent)
+        if settings.thumbnails == "agent":
+            self.app.agent(self.stored, name="thumbnails")(self._thumbnail_agent)
+        self.app.timer(settings.index_check_interval, name="index-check")(self._index_check)
+        api.install(self.app, self.view, self.store, self.executor)
         self.app.task(self._on_start)
         self.app.on_before_shutdown.connect(self._on_shutdown)
 
@@ -100,6 +153,7 @@ class Pipeline:
 
     async def _on_shutdown(self, app: faust.App, **kwargs: object) -> None:
         await self.registry.stop()
+        await self.view.stop()
 
     # --- agent --------------------------------------------------------------------
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
@@ -134,6 +188,11 @@ class Pipeline:
         if problem is not None:
             await self._reject(event, problem.reason, problem.detail, record)
             return
+        # Inline thumbnails: the picture is cut from the bytes in memory while the
+        # segment is being stored, so it adds no storage round trip and little latency.
+        cut = None
+        if isinstance(record, SegmentHeader) and self.settings.thumbnails == "inline":
+            cut = asyncio.ensure_future(self.thumbnailer.cut(event.value or b""))
         try:
             if isinstance(record, SegmentHeader):
                 outcome = await self.ingestor.segment(
@@ -145,7 +204,11 @@ class Pipeline:
             log.exception("ingest failed for %s[%d]@%d", message.topic, message.partition, message.offset)
             await self._reject(event, "processing_error", f"{type(exc).__name__}: {exc}", record)
             return
+        finally:
+            picture = await cut if cut is not None else None
         await self._emit(event, record, outcome)
+        if picture is not None and outcome.stored is not None:
+            await self._emit_thumbnail(await self.thumbnailer.save(_ref(outcome.stored), picture))
 
     def _identity_problem(self, message: faust.types.tuples.Message, record: SegmentHeader | RecordingEnd) -> IdentityProblem | None:
         payload, signature = signed_parts(message.headers)
@@ -166,9 +229,14 @@ class Pipeline:
         if outcome.rejected:
             await self._reject(event, outcome.rejected, outcome.detail, record)
             return
+        camera = record.camera_id.encode()
         if outcome.stored is not None:
-            fut = await self.stored.send(key=record.camera_id.encode(), value=outcome.stored.to_json())
+            fut = await self.stored.send(key=camera, value=outcome.stored.to_json())
             await fut
+        if outcome.quarantined is not None:
+            await self.quarantined.send(key=camera, value=outcome.quarantined.to_json())
+        if outcome.ended is not None:
+            await self.ended.send(key=camera, value=outcome.ended.to_json())
         for alert in outcome.alerts:
             await self.send_alert(alert)
         if outcome.state is not None:
@@ -220,3 +288,96 @@ class Pipeline:
             )
         )
         log.warning("dead-lettered %s[%d]@%d: %s: %s", message.topic, message.partition, message.offset, reason, detail)
+
+    # --- thumbnails ------------------------------------------------------------------
+    async def _emit_thumbnail(self, outcome: ThumbnailOutcome) -> None:
+        if outcome.record is not None:
+            await self.thumbnails.send(key=outcome.record.camera_id.encode(), value=outcome.record.to_json())
+        if outcome.alert is not None:
+            await self.send_alert(outcome.alert)
+
+    async def _thumbnail_agent(self, stream: faust.StreamT) -> None:
+        """BWV_THUMBNAILS=agent: each stored segment is fetched back from S3 and cut here."""
+        settings = self.settings
+        async for events in stream.noack_take(settings.ingest_batch_size, within=settings.ingest_batch_within):
+            await asyncio.gather(*(self._thumbnail_from_storage(event) for event in events))
+            await self.app.producer.flush()
+            for event in events:
+                await stream.ack(event)
+
+    async def _thumbnail_from_storage(self, event: EventT) -> None:
+        stored = _parse(StoredSegment, event)
+        if stored is None:
+            return
+        data = await self.ingestor.call(self.store.get, stored.bucket, stored.key)
+        await self._emit_thumbnail(await self.thumbnailer.make(_ref(stored), data))
+
+    # --- index -------------------------------------------------------------------------
+    async def _index_agent(self, stream: faust.StreamT) -> None:
+        """Recording summaries and camera status from the small events, once each.
+
+        The offset of the last event applied is kept in the camera's table value,
+        so a replay after a crash is skipped instead of counted twice.
+        """
+        async for event in stream.events():
+            message = event.message
+            handler = self._index_handlers.get(message.topic)
+            record = _parse(handler[0], event) if handler else None
+            if record is None:
+                continue
+            key = record.camera_id.encode()
+            raw = self.index.get(key)
+            current = camera_index.CameraIndex.model_validate_json(raw) if raw else camera_index.CameraIndex()
+            if current.seen.get(message.topic, -1) >= message.offset:
+                continue  # applied before a restart
+            update = handler[1](current, record, message.partition)
+            update.index.seen[message.topic] = message.offset
+            self.index[key] = update.index.to_json()
+            await self._publish_index(update)
+
+    def _make_index_handlers(self) -> dict[str, tuple[type, object]]:
+        """Per input topic: its record type and the index rule it feeds."""
+        now = utcnow
+        p = self.periods
+        return {
+            SEGMENTS_STORED: (StoredSegment, lambda i, r, part: camera_index.on_stored(i, r, part, p, now())),
+            SEGMENTS_QUARANTINED: (QuarantinedSegment, lambda i, r, part: camera_index.on_quarantined(i, r, part, p, now())),
+            RECORDINGS_ENDED: (RecordingEnded, lambda i, r, part: camera_index.on_ended(i, r, part, p, now())),
+            THUMBNAILS: (Thumbnail, lambda i, r, part: camera_index.on_thumbnail(i, r, part, now())),
+        }
+
+    async def _index_check(self) -> None:
+        """Silent cameras and idle recordings of the partitions this worker owns."""
+        owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == SEGMENTS_STORED}
+        now = utcnow()
+        for key, raw in list(self.index.items()):
+            current = camera_index.CameraIndex.model_validate_json(raw)
+            if current.partition not in owned:
+                continue
+            update = camera_index.on_tick(current, self.periods, now)
+            if update.status is None and not update.summaries and not update.alerts:
+                continue
+            self.index[key] = update.index.to_json()
+            await self._publish_index(update)
+
+    async def _publish_index(self, update: camera_index.IndexUpdate) -> None:
+        for summary in update.summaries:
+            await self.recording_summaries.send(key=summary.recording_id.encode(), value=summary.to_json())
+        if update.status is not None:
+            await self.camera_status.send(key=update.status.camera_id.encode(), value=update.status.to_json())
+        for alert in update.alerts:
+            await self.send_alert(alert)
+
+
+def _ref(stored: StoredSegment) -> SegmentRef:
+    return SegmentRef(stored.camera_id, stored.recording_id, stored.sequence, stored.capture_start)
+
+
+def _parse(cls: type, event: EventT):  # type: ignore[no-untyped-def]
+    """A record of one of our own topics; a bad one is logged and skipped, never fatal."""
+    try:
+        return cls.from_json(event.value or b"")
+    except ValueError as exc:
+        message = event.message
+        log.error("unreadable %s record at %s[%d]@%d: %s", cls.__name__, message.topic, message.partition, message.offset, exc)
+        return None

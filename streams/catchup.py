@@ -12,10 +12,15 @@ import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from bwv.settings import Settings
 
 log = logging.getLogger(__name__)
+
+class ReaderError(RuntimeError):
+    """The topic cannot be read (broker unreachable)."""
+
 
 Apply = Callable[[bytes | None, bytes | None], None]
 
@@ -42,7 +47,11 @@ class CatchUpReader:
             enable_auto_commit=False,
             client_id=f"{self.settings.app_id}-{self.name}",
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            await consumer.stop()
+            raise ReaderError(f"cannot reach Kafka at {self.settings.kafka_bootstrap} ({exc}); check BWV_KAFKA_BOOTSTRAP") from None
         self._consumer = consumer
         await self.catch_up()
 

@@ -49,6 +49,7 @@ class CameraIndex(BaseModel):
     status: CameraStatus | None = None
     recordings: dict[str, RecordingSummary] = {}
     silent_alert: str | None = None  # dedup key of the raised camera_silent alert
+    seen: dict[str, int] = {}  # topic -> offset of the last event applied (replays are skipped)
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
@@ -114,6 +115,10 @@ def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Peri
             index.recordings[other.recording_id] = _with(other, now, closed_reason=NEXT_RECORDING)
             update.summaries.append(index.recordings[other.recording_id])
     newest = stored.sequence > summary.last_sequence
+    if summary.segment_count == 0:  # made from an end marker or a quarantine: placeholders only
+        summary = summary.model_copy(
+            update={"officer_id": stored.officer_id, "start": stored.capture_start, "end": stored.capture_end}
+        )
     end = max(summary.end, stored.capture_end)
     count = summary.segment_count + 1
     last = max(summary.last_sequence, stored.sequence)

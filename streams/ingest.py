@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,9 @@ from schemas.layout import quarantine_key, segment_key, segments_prefix, sequenc
 from schemas.records import (
     Alert,
     AlertState,
+    QuarantinedSegment,
     RecordingEnd,
+    RecordingEnded,
     SegmentHeader,
     Severity,
     StoredSegment,
@@ -64,6 +67,8 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     rejected: str | None = None  # dead-letter reason
     detail: str = ""
+    quarantined: QuarantinedSegment | None = None
+    ended: RecordingEnded | None = None
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -81,34 +86,44 @@ class Ingestor:
         executor: Executor,
         limits: Limits,
         on_storage_trouble: Callable[[Alert], None] | None = None,
-        max_backoff: float = 30.0,
+        max_backoff: float = 5.0,
     ) -> None:
         self.store = store
         self.executor = executor
         self.limits = limits
         self.on_storage_trouble = on_storage_trouble
+        # Retries never give up (footage waits, it is not dropped); the cap bounds
+        # how long after storage returns the waiting calls notice it.
         self.max_backoff = max_backoff
         self._storage_failing = False
+        self._last_failure = 0.0  # time.monotonic() of the latest failed call
 
     # --- storage calls: off the event loop, retried with backoff ----------------
     async def call(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
+        name = getattr(fn, "__name__", "call")
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_retryable),
             wait=wait_exponential(multiplier=0.2, max=self.max_backoff),
-            before_sleep=self._storage_failed,
+            before_sleep=lambda retry_state: self._storage_failed(name, retry_state),
             reraise=True,
         ):
             with attempt:
+                started = time.monotonic()
                 result = await loop.run_in_executor(self.executor, fn, *args)
-        if self._storage_failing:
+        # Only a call sent after the latest failure proves storage is back: one
+        # that was already under way (a slow answer) must not clear the alert.
+        if self._storage_failing and started > self._last_failure:  # type: ignore[possibly-undefined]
             self._storage_failing = False
             self._notify(storage_alert(AlertState.cleared, "object store answers again"))
         return result  # type: ignore[possibly-undefined]
 
-    def _storage_failed(self, retry_state: RetryCallState) -> None:
+    def _storage_failed(self, name: str, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        log.warning("object store call failed (attempt %d), retrying: %s", retry_state.attempt_number, exc)
+        self._last_failure = time.monotonic()
+        log.warning(
+            "object store %s failed (attempt %d), retrying: %s", name, retry_state.attempt_number, exc
+        )
         if not self._storage_failing:
             self._storage_failing = True
             self._notify(storage_alert(AlertState.raised, f"object store failing: {exc}"))
@@ -161,9 +176,15 @@ class Ingestor:
                 META_HEADER: header_metadata(header.model_dump_json()),
                 META_SOURCE: f"{seen.partition}/{seen.offset}",
             }
-            await self.call(
-                self.store.put, self.store.footage_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
+            # create, not put: a retry after a timed-out attempt that landed anyway
+            # must find that object, not write a second version of the segment.
+            taken = await self.call(
+                self.store.create, self.store.footage_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
             )
+            if (refused := _other_owner(taken, header)) is not None:
+                return refused
+            if taken is not None and taken.sha256 != actual:
+                return await self._conflict(header, data, actual, taken)
         outcome = Outcome(state=state.after(header, decision.chain, seen))
         outcome.stored = StoredSegment(
             **header.model_dump(exclude={"schema_version", "container"}),
@@ -220,8 +241,9 @@ class Ingestor:
             META_HEADER: header_metadata(header.model_dump_json()),
         }
         if await self.call(self.store.head, self.store.quarantine_bucket, key) is None:
+            # The key names the bytes' hash: whatever holds it already is this segment.
             await self.call(
-                self.store.put, self.store.quarantine_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
+                self.store.create, self.store.quarantine_bucket, key, data, metadata, SEGMENT_CONTENT_TYPE
             )
         log.warning("quarantined %s/%d: %s", header.recording_id, header.sequence, reason)
         alert = Alert(
@@ -233,7 +255,15 @@ class Ingestor:
             recording_id=header.recording_id,
             sequence=header.sequence,
         )
-        return Outcome(alerts=[alert])
+        record = QuarantinedSegment(
+            **header.model_dump(include={"camera_id", "officer_id", "recording_id", "sequence", "capture_start", "capture_end"}),
+            reason=kind,
+            detail=reason,
+            sha256=actual,
+            bucket=self.store.quarantine_bucket,
+            key=key,
+        )
+        return Outcome(alerts=[alert], quarantined=record)
 
     async def _recover_state(self, header: SegmentHeader, state: RecordingState | None) -> RecordingState | None:
         """Rebuild a recording's state from the objects stored before this segment."""
@@ -286,7 +316,16 @@ class Ingestor:
                 rejected="recording_reused",
                 detail=f"recording {marker.recording_id} belongs to camera {base.camera_id}",
             )
-        outcome = Outcome(state=replace(base, ended=True, expected_segments=marker.segment_count))
+        outcome = Outcome(
+            state=replace(base, ended=True, expected_segments=marker.segment_count),
+            ended=RecordingEnded(
+                camera_id=marker.camera_id,
+                recording_id=marker.recording_id,
+                segments_sent=marker.segment_count,
+                segments_stored=base.segments,
+                ended_at=marker.ended_at,
+            ),
+        )
         if marker.segment_count != base.segments:
             outcome.alerts.append(
                 Alert(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import urllib3
 from minio import Minio
 from minio.error import S3Error
+from minio.helpers import genheaders
 
 from bwv.settings import Settings
 
@@ -65,7 +66,7 @@ class ObjectStore:
         self.footage_bucket = settings.footage_bucket
         self.quarantine_bucket = settings.quarantine_bucket
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=30),
+            timeout=urllib3.Timeout(connect=settings.s3_connect_timeout, read=settings.s3_read_timeout),
             maxsize=max(10, settings.s3_threads),
             retries=False,  # retries are ours (with backoff, and visible in alerts)
         )
@@ -103,6 +104,39 @@ class ObjectStore:
             bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata=metadata
         )
         return result.version_id
+
+    def create(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        metadata: dict[str, str],
+        content_type: str = "application/octet-stream",
+    ) -> ObjectInfo | None:
+        """Store an object only if the key holds none; None when this call wrote it.
+
+        Otherwise returns what the key already holds — most often this very
+        write: a retry whose earlier attempt timed out on our side but landed on
+        S3's. A plain PUT there would add a second version to the (versioned,
+        object-locked) bucket; ``If-None-Match: *`` makes S3 refuse it with 412
+        instead, and the caller compares hashes. Stores that ignore the header
+        behave as ``put``. One PUT, never multipart, so the condition covers the
+        whole object (single PUTs go to 5 GiB; segments are far smaller).
+        """
+        headers = genheaders(metadata, None, None, None, False)
+        headers["Content-Type"] = content_type
+        headers["If-None-Match"] = "*"
+        try:
+            # The SDK's put_object would turn If-None-Match into user metadata.
+            self.client._put_object(bucket, key, data, headers)  # noqa: SLF001
+            return None
+        except S3Error as exc:
+            if exc.code != "PreconditionFailed":
+                raise  # ConditionalRequestConflict (409) included: a concurrent write, retried
+        existing = self.head(bucket, key)
+        if existing is None:
+            raise StorageError(f"{bucket}/{key}: refused as existing, but no object is there")
+        return existing
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """The object's size and bwv metadata, or None if there is no such object."""

@@ -21,6 +21,10 @@ TEST_ENV = {
     "BWV_SEGMENT_SECONDS": "2",
     "BWV_LOG_LEVEL": "info",
     "BWV_MAX_SEGMENT_BYTES": str(2 * 1024 * 1024),
+    # Index periods in seconds, so silence and idle closing happen within a test.
+    "BWV_CAMERA_SILENT_SECONDS": "3",
+    "BWV_RECORDING_IDLE_SECONDS": "12",
+    "BWV_INDEX_CHECK_INTERVAL": "0.5",
 }
 
 
@@ -29,8 +33,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs = tmp_path_factory.mktemp("stack-logs")
     local = LocalStack.start(logs)
     saved = dict(os.environ)
-    keys = tmp_path_factory.mktemp("camera-keys")
-    os.environ.update({**local.env(), **TEST_ENV, "BWV_CAMERA_KEYS_DIR": str(keys)})
+    keys, spool = tmp_path_factory.mktemp("camera-keys"), tmp_path_factory.mktemp("camera-spool")
+    os.environ.update({**local.env(), **TEST_ENV, "BWV_CAMERA_KEYS_DIR": str(keys), "BWV_SPOOL_DIR": str(spool)})
     try:
         yield local
     finally:

@@ -220,7 +220,8 @@ def test_other_bytes_for_a_stored_sequence_never_overwrite_it(settings: Settings
     alerts = wait_for(
         lambda: [a for a in records(settings, ALERTS) if a.get("recording_id") == recording_id], 15, "the alert"
     )
-    assert [a["kind"] for a in alerts] == ["duplicate_conflict"]
+    # (the TS-shaped test bodies hold no picture: undecodable_segment alerts are expected beside it)
+    assert [a["kind"] for a in alerts if a["kind"] != "undecodable_segment"] == ["duplicate_conflict"]
 
 
 def test_camera_refuses_a_segment_over_the_size_limit(settings: Settings) -> None:

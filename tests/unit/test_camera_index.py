@@ -73,6 +73,13 @@ def test_end_marker_before_the_last_segment_still_counts_it_and_stays_closed() -
     assert index.status and index.status.state is CameraState.idle and index.status.current_recording is None
 
 
+def test_end_marker_read_before_every_segment_leaves_no_placeholder() -> None:
+    index, _ = run(lambda i: on_ended(i, ended(sent=2), 0, P, T0 + timedelta(hours=1)), lambda i: on_stored(i, stored(0), 0, P, T0))
+    summary = index.recordings["rec-1"]
+    assert summary.officer_id == "pc-1" and summary.start == T0 and summary.end == T0 + timedelta(seconds=2)
+    assert summary.state is RecordingStateName.closed and summary.segments_sent == 2
+
+
 def test_a_gap_is_counted_as_missing() -> None:
     index, _ = run(lambda i: on_stored(i, stored(0), 0, P, T0), lambda i: on_stored(i, stored(3), 0, P, T0))
     assert index.recordings["rec-1"].missing_sequences == 2

@@ -1,0 +1,110 @@
+"""Thumbnails of stored segments: cut, stored next to the footage, announced; never fatal.
+
+The picture is cut by ``streams.thumbnails`` (PyAV, first keyframe only) in a
+worker thread: decoding releases the GIL, so the event loop keeps moving. A
+segment that holds no decodable picture is still footage: it gets an
+``undecodable_segment`` alert instead of a thumbnail, and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.layout import thumbnail_key
+from schemas.records import Alert, Severity, Thumbnail, utcnow
+from streams import thumbnails
+from streams.objectstore import META_SHA256, ObjectStore
+
+log = logging.getLogger(__name__)
+
+JPEG_CONTENT_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """The few facts of a stored segment a thumbnail needs."""
+
+    camera_id: str
+    recording_id: str
+    sequence: int
+    capture_start: datetime
+
+
+@dataclass
+class ThumbnailOutcome:
+    record: Thumbnail | None = None
+    alert: Alert | None = None
+
+
+class Thumbnailer:
+    def __init__(
+        self,
+        store: ObjectStore,
+        executor: Executor,
+        call: Callable[..., Awaitable[object]],
+        width: int = 320,
+        quality: int = 80,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.call = call  # the ingest's retried storage call: a thumbnail waits out an S3 outage too
+        self.width = width
+        self.quality = quality
+
+    async def make(self, ref: SegmentRef, data: bytes) -> ThumbnailOutcome:
+        return await self.save(ref, await self.cut(data))
+
+    async def cut(self, data: bytes) -> thumbnails.Thumbnail | thumbnails.ThumbnailError:
+        """The JPEG, or why there is none; never raises for a bad segment (it is started
+        beside the segment's storage, and must not fail that)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, thumbnails.first_keyframe_jpeg, data, self.width, self.quality)
+        except thumbnails.ThumbnailError as exc:
+            return exc
+
+    async def save(self, ref: SegmentRef, picture: thumbnails.Thumbnail | thumbnails.ThumbnailError) -> ThumbnailOutcome:
+        if isinstance(picture, thumbnails.ThumbnailError):
+            log.warning("no thumbnail for %s/%d: %s", ref.recording_id, ref.sequence, picture)
+            return ThumbnailOutcome(alert=undecodable_alert(ref, str(picture)))
+        key = thumbnail_key(ref.recording_id, ref.sequence)
+        await self.call(
+            self.store.put,
+            self.store.footage_bucket,
+            key,
+            picture.jpeg,
+            {META_SHA256: hashlib.sha256(picture.jpeg).hexdigest(), "bwv-segment-sequence": str(ref.sequence)},
+            JPEG_CONTENT_TYPE,
+        )
+        return ThumbnailOutcome(
+            record=Thumbnail(
+                camera_id=ref.camera_id,
+                recording_id=ref.recording_id,
+                sequence=ref.sequence,
+                bucket=self.store.footage_bucket,
+                key=key,
+                width=picture.width,
+                height=picture.height,
+                byte_size=len(picture.jpeg),
+                capture_start=ref.capture_start,
+                created_at=utcnow(),
+            )
+        )
+
+
+def undecodable_alert(ref: SegmentRef, why: str) -> Alert:
+    return Alert(
+        kind="undecodable_segment",
+        severity=Severity.warning,
+        dedup_key=f"undecodable_segment:{ref.recording_id}:{ref.sequence}",
+        message=f"segment {ref.sequence} of recording {ref.recording_id} is stored but shows no picture: {why}",
+        camera_id=ref.camera_id,
+        recording_id=ref.recording_id,
+        sequence=ref.sequence,
+    )
