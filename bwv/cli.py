@@ -220,6 +220,8 @@ def main() -> None:
     known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError, ReaderError)
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into a return value without standalone mode
+            err.print("stopped")
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -102,6 +102,9 @@ class Pipeline:
             broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
             consumer_max_fetch_size=2 * (settings.max_segment_bytes + MESSAGE_OVERHEAD_BYTES),
             broker_commit_interval=1.0,
+            # Bounds what is fetched ahead of the agents (default 4096 messages:
+            # gigabytes of video while S3 is down and ingest waits).
+            stream_buffer_maxsize=max(32, 4 * settings.ingest_batch_size),
             key_serializer="raw",
             value_serializer="raw",
         )
@@ -259,7 +262,7 @@ class Pipeline:
         key = rejected_key(message.topic, message.partition, message.offset, digest)
         if data:
             await self.ingestor.call(
-                self.store.put, self.store.quarantine_bucket, key, data, {META_SHA256: digest, "bwv-reason": reason}
+                self.store.create, self.store.quarantine_bucket, key, data, {META_SHA256: digest, "bwv-reason": reason}
             )
         headers = {k: v.decode("latin-1") for k, v in header_mapping(message.headers).items()}
         letter = DeadLetter(

@@ -74,8 +74,9 @@ class Thumbnailer:
             log.warning("no thumbnail for %s/%d: %s", ref.recording_id, ref.sequence, picture)
             return ThumbnailOutcome(alert=undecodable_alert(ref, str(picture)))
         key = thumbnail_key(ref.recording_id, ref.sequence)
+        # create: a re-cut after a crash finds the first JPEG and leaves it be.
         await self.call(
-            self.store.put,
+            self.store.create,
             self.store.footage_bucket,
             key,
             picture.jpeg,
