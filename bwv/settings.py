@@ -119,6 +119,20 @@ class Settings(BaseSettings):
         "spool sends it again",
     )
 
+    # --- Retention ------------------------------------------------------------
+    retention_categories: dict[str, float | None] = Field(
+        {"evidential": None, "training": 365.0},
+        description="Categories a recording can be marked with, in days kept after capture end; null = kept "
+        "(legal hold) until released. 'unmarked' is always BWV_RETENTION_DAYS. JSON, e.g. "
+        '{"evidential": null, "training": 365}',
+    )
+    retention_check_interval: float = Field(
+        60, gt=0, le=86_400, description="Seconds between each worker's scans for expired recordings"
+    )
+    clock_offset_seconds: float = Field(
+        0, description="Added to the wall clock for retention decisions (tests and drills only)"
+    )
+
     # --- Index and thumbnails -----------------------------------------------
     thumbnails: Literal["inline", "agent", "off"] = Field(
         "inline",
@@ -177,6 +191,22 @@ class Settings(BaseSettings):
     @property
     def retention_seconds(self) -> float:
         return self.retention_days * 86_400
+
+    def category_days(self, category: str) -> float | None:
+        """Days a category keeps footage after capture end; None: until released. KeyError if unknown."""
+        if category == "unmarked":
+            return self.retention_days
+        return self.retention_categories[category]
+
+    @field_validator("retention_categories")
+    @classmethod
+    def _categories_are_sane(cls, value: dict[str, float | None]) -> dict[str, float | None]:
+        for name, days in value.items():
+            if name == "unmarked":
+                raise ValueError("'unmarked' is set by BWV_RETENTION_DAYS, not here")
+            if days is not None and days <= 0:
+                raise ValueError(f"category {name!r}: days must be positive or null, got {days}")
+        return value
 
 
 @lru_cache(maxsize=1)

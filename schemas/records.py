@@ -150,6 +150,7 @@ class RecordingStateName(str, Enum):
     open = "open"
     closed = "closed"
     quarantined = "quarantined"
+    deleted = "deleted"
 
 
 class RecordingSummary(Record):
@@ -173,6 +174,13 @@ class RecordingSummary(Record):
     retention_category: str = "unmarked"
     expires_at: UtcTime | None = Field(None, description="When unmarked footage becomes due for deletion")
     latest_thumbnail: str | None = Field(None, description="Object key of the newest thumbnail")
+    legal_hold: bool = Field(False, description="Marked as evidence: every object is under an S3 legal hold")
+    marked_by: str | None = Field(None, description="Who marked, released or extended it last")
+    marked_reason: str | None = None
+    marked_at: UtcTime | None = None
+    last_command_id: str | None = Field(None, description="The last evidence command applied")
+    deletion_id: str | None = Field(None, description="Set once its footage was deleted (state deleted)")
+    deleted_at: UtcTime | None = None
     updated_at: UtcTime = Field(default_factory=utcnow)
 
 
@@ -195,6 +203,93 @@ class CameraStatus(Record):
     ingest_delay_seconds: float | None = Field(None, description="Capture end to stored, for the last segment")
     latest_thumbnail: str | None = None
     updated_at: UtcTime = Field(default_factory=utcnow)
+
+
+class EvidenceAction(str, Enum):
+    mark = "mark"
+    release = "release"
+    extend = "extend"
+
+
+class EvidenceCommand(Record):
+    """An operator's retention decision about one recording (bwv.commands, keyed by camera id).
+
+    ``mark`` keeps the recording (legal hold on every object) until released,
+    under ``category``; ``release`` lifts the hold and restarts the normal expiry;
+    ``extend`` keeps it ``days`` longer than its current expiry.
+    """
+
+    command_id: str = Field(min_length=8, max_length=64, description="Unique id: a command applied twice counts once")
+    action: EvidenceAction
+    recording_id: Id
+    camera_id: Id
+    by: str = Field(min_length=1, max_length=128, description="Operator who decided")
+    reason: str = Field(min_length=1, max_length=2048, description="Why, for the record")
+    category: str | None = Field(None, max_length=64, description="mark: the retention category (default evidential)")
+    days: float | None = Field(None, gt=0, le=36_500, description="extend: days added to the current expiry")
+    at: UtcTime = Field(default_factory=utcnow)
+
+
+DetailValue = str | int | float | bool | None
+
+
+class CustodyEvent(Record):
+    """Something that happened to footage, or an operator did with it (bwv.custody, keyed by camera id).
+
+    Kinds: stored, quarantined, marked, released, extended, deleted (the worker's
+    own), viewed, played, exported, alert_acknowledged (from the control room and
+    CLI). Events without a recording are chained under the recording id ``system``.
+    """
+
+    event_id: str = Field(min_length=8, max_length=128, description="Unique id: an event recorded twice counts once")
+    kind: str = Field(min_length=1, max_length=64)
+    recording_id: Id | None = None
+    camera_id: Id | None = None
+    actor: str = Field(min_length=1, max_length=128, description="Operator, or the service that acted")
+    reason: str = Field("", max_length=2048)
+    detail: dict[str, DetailValue] = Field(default_factory=dict)
+    at: UtcTime = Field(default_factory=utcnow)
+
+
+class AuditRecord(Record):
+    """One custody event in its recording's hash chain (bwv.audit, keyed by recording id).
+
+    ``hash = SHA-256(previous_hash ‖ canonical JSON of event)`` with raw 32-byte
+    digests, the first ``previous_hash`` being ``SHA-256("bwv-audit-v1\n" ‖
+    recording_id)`` (``schemas/audit.py``): a removed, edited, reordered or
+    inserted record breaks every later hash.
+    """
+
+    recording_id: Id
+    index: int = Field(ge=0, description="0-based position in the recording's audit chain")
+    event: CustodyEvent
+    previous_hash: Sha256Hex
+    hash: Sha256Hex
+
+
+class DeletedObject(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    key: str
+    version_id: str | None = None
+    bytes: int = Field(ge=0)
+    sha256: str | None = None
+
+
+class Deletion(Record):
+    """The footage of an expired recording was deleted (bwv.deletions, keyed by camera id)."""
+
+    deletion_id: str
+    recording_id: Id
+    camera_id: Id
+    rule: str = Field(description="The retention rule that expired, e.g. 'unmarked: 31 days after capture end'")
+    category: str
+    expired_at: UtcTime
+    deleted_at: UtcTime
+    objects: list[DeletedObject]
+    object_count: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    complete: bool = Field(description="False when storage refused part of it (a legal hold set meanwhile)")
+    refused: list[str] = Field(default_factory=list, description="Keys storage refused to delete")
 
 
 class Severity(str, Enum):

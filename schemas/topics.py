@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 from schemas.records import (
     Alert,
+    AuditRecord,
+    CustodyEvent,
+    Deletion,
+    EvidenceCommand,
     CameraKey,
     CameraStatus,
     DeadLetter,
@@ -58,6 +62,10 @@ RECORDINGS_ENDED = "bwv.recordings.ended"
 THUMBNAILS = "bwv.thumbnails"
 RECORDINGS = "bwv.recordings"
 CAMERA_STATUS = "bwv.camera-status"
+COMMANDS = "bwv.commands"
+CUSTODY = "bwv.custody"
+AUDIT = "bwv.audit"
+DELETIONS = "bwv.deletions"
 
 
 def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSpec]:
@@ -123,6 +131,39 @@ def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSp
             value_doc="CameraStatus",
             partitions=segment_partitions,
             cleanup_policy="compact",
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            COMMANDS,
+            key="camera id",
+            value=EvidenceCommand,
+            value_doc="EvidenceCommand",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            CUSTODY,
+            key="camera id (or 'system')",
+            value=CustodyEvent,
+            value_doc="CustodyEvent",
+            partitions=segment_partitions,
+            retention_ms=31 * DAY_MS,
+        ),
+        TopicSpec(
+            # The record of custody outlives the footage it describes.
+            AUDIT,
+            key="recording id",
+            value=AuditRecord,
+            value_doc="AuditRecord",
+            partitions=segment_partitions,
+            retention_ms=-1,
+        ),
+        TopicSpec(
+            DELETIONS,
+            key="camera id",
+            value=Deletion,
+            value_doc="Deletion",
+            partitions=segment_partitions,
             retention_ms=-1,
         ),
         TopicSpec(

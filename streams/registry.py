@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from bwv.settings import Settings
 from schemas.records import CameraKey
 from schemas.topics import CAMERAS
 from streams.catchup import CatchUpReader
+from streams.sender import SendError, send_records
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +55,6 @@ class CameraRegistry:
 def publish_camera_key(settings: Settings, record: CameraKey) -> None:
     """Write a registration or revocation and wait until the broker has it (acks=all)."""
     try:
-        producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", client_id="bwv-cameras"
-        )
-    except KafkaError as exc:
-        raise RegistryError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
-    try:
-        producer.send(CAMERAS, key=record.camera_id.encode(), value=record.to_json()).get(timeout=30)
-    except KafkaError as exc:
-        raise RegistryError(f"the registry did not take the record ({exc}); has `bwv init` been run?") from None
-    finally:
-        producer.close()
+        send_records(settings, CAMERAS, [(record.camera_id, record)], client_id="bwv-cameras")
+    except SendError as exc:
+        raise RegistryError(str(exc)) from None
