@@ -198,10 +198,16 @@ def tail(
 
 def _add_subcommands() -> None:
     from bwv.cameras import app as cameras_app
+    from bwv.controlroom import app as control_room_app
+    from bwv.evidence import app as evidence_app
+    from bwv.evidence import audit_command
     from bwv.queries import recordings
 
     app.add_typer(cameras_app, name="cameras")
+    app.add_typer(control_room_app, name="control-room")
+    app.add_typer(evidence_app, name="evidence")
     app.command()(recordings)
+    app.command("audit")(audit_command)
 
 
 _add_subcommands()
@@ -215,9 +221,11 @@ def main() -> None:
     from streams.objectstore import StorageError
     from streams.catchup import ReaderError
     from streams.registry import RegistryError
+    from streams.sender import SendError
+    from bwv.evidence import EvidenceError
     from bwv.stack import StackError
 
-    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError, ReaderError)
+    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError, ReaderError, SendError, EvidenceError)
     try:
         code = app(standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into a return value without standalone mode

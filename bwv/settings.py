@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -46,6 +46,53 @@ class Settings(BaseSettings):
         description="A segment further than this past its recording's last one is refused (1800 = 1 h of 2 s segments)",
     )
 
+    # --- Kafka security ------------------------------------------------------
+    # Applied to every Kafka client bwv creates (kafka-python, aiokafka, Faust)
+    # through one mapping, bwv/security.py.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How clients talk to the brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name (required with SASL_*)")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (required with SASL_*)")
+    kafka_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the brokers' certificates, for SSL and SASL_SSL "
+        "(unset: the system's trusted CAs)",
+    )
+
+    @model_validator(mode="after")
+    def _security_is_consistent(self) -> "Settings":
+        tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name, value in (
+                    ("BWV_KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                    ("BWV_KAFKA_SASL_PASSWORD", self.kafka_sasl_password),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"BWV_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs {' and '.join(missing)}")
+        if self.kafka_ca_file is not None:
+            if not tls:
+                raise ValueError(
+                    f"BWV_KAFKA_CA_FILE is set but BWV_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} "
+                    "does not use TLS (use SSL or SASL_SSL)"
+                )
+            if not self.kafka_ca_file.is_file():
+                raise ValueError(f"BWV_KAFKA_CA_FILE={self.kafka_ca_file}: no such file")
+        if self.s3_ca_file is not None:
+            if not self.s3_secure:
+                raise ValueError("BWV_S3_CA_FILE is set but BWV_S3_ENDPOINT is not https://")
+            if not self.s3_ca_file.is_file():
+                raise ValueError(f"BWV_S3_CA_FILE={self.s3_ca_file}: no such file")
+        return self
+
     # --- S3 ------------------------------------------------------------------
     s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3 endpoint URL")
     s3_access_key: str = Field("bwv", description="S3 access key")
@@ -56,6 +103,11 @@ class Settings(BaseSettings):
     )
     quarantine_bucket: str = Field(
         "bwv-quarantine", description="Bucket (object lock on) for segments that failed checks"
+    )
+    s3_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the S3 endpoint's certificate, for an https:// "
+        "endpoint (unset: the system's trusted CAs)",
     )
     s3_threads: int = Field(
         8, ge=1, le=256, description="Concurrent S3 requests per worker (blocking SDK calls run in threads)"
@@ -72,6 +124,15 @@ class Settings(BaseSettings):
         gt=0,
         le=3600,
         description="Seconds S3 may stay silent during a call before it fails and is retried (keep above the time to store the largest segment)",
+    )
+
+    # --- Metrics -------------------------------------------------------------
+    metrics_port: int = Field(
+        9100,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus metrics endpoint (/metrics) of workers and the control room; "
+        "the ServiceMonitor in k8s/ scrapes it",
     )
 
     # --- Recording -----------------------------------------------------------
@@ -170,6 +231,21 @@ class Settings(BaseSettings):
         60, gt=0, description="Kafka consumer-group session timeout, seconds"
     )
     log_level: str = Field("info", description="Worker log level: crit, error, warn, info, debug")
+
+    # --- Control room ----------------------------------------------------------
+    control_room_port: int = Field(8080, ge=0, le=65535, description="Control room web port")
+    control_room_host: str = Field("127.0.0.1", description="Control room bind address")
+    control_room_users: Path = Field(
+        Path(".bwv/users.json"), description="Control room operators, roles and argon2 password hashes (bwv control-room add-user)"
+    )
+    control_room_session_hours: float = Field(
+        8, gt=0, le=24 * 30, description="Hours a control-room login lasts before the operator must log in again"
+    )
+    control_room_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs control-room session cookies; set the same on every replica "
+        "(unset: a random key per process, so a restart logs everyone out)",
+    )
 
     @field_validator("s3_endpoint")
     @classmethod

@@ -20,6 +20,7 @@ from rich.console import Console, Group, RenderableType
 from rich.json import JSON
 from rich.text import Text
 
+from bwv.security import kafka_python_security
 from bwv.settings import Settings
 from consumers.topic_reader import TopicMessage
 from schemas.headers import END_HEADER, SEGMENT_HEADER, HeaderError, decode_headers, header_mapping
@@ -62,6 +63,7 @@ def tail_topic(
         client_id="bwv-tail",
         max_partition_fetch_bytes=fetch,
         fetch_max_bytes=max(52_428_800, 2 * fetch),
+        **kafka_python_security(settings),
     )
     try:
         partitions = consumer.partitions_for_topic(spec.name)

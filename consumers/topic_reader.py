@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
+from bwv.security import kafka_python_security
 from bwv.settings import Settings
 
 
@@ -37,6 +38,7 @@ def read_topic(
         client_id="bwv-reader",
         max_partition_fetch_bytes=max_bytes or (settings.max_segment_bytes + 1024 * 1024),
         fetch_max_bytes=max(52_428_800, 2 * (max_bytes or settings.max_segment_bytes)),
+        **kafka_python_security(settings),
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

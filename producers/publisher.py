@@ -35,6 +35,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaConfigurationError, KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
+from bwv.security import kafka_python_security
 from bwv.settings import Settings
 from producers.errors import DeliveryPending, PublishError, SegmentTooLarge, SpoolError, SpoolFull
 from producers.keys import KeyRing
@@ -69,6 +70,7 @@ def producer_config(settings: Settings, *, linger_ms: int) -> dict[str, object]:
         # A camera should notice a returning network within seconds, not after
         # the default 30 s reconnect back-off.
         "reconnect_backoff_max_ms": 2_000,
+        **kafka_python_security(settings),
     }
 
 

@@ -172,7 +172,9 @@ class RecordingSummary(Record):
     segments_sent: int | None = Field(None, description="From the camera's end marker")
     chain_head: Sha256Hex | None = Field(None, description="Chain value after the last stored segment")
     retention_category: str = "unmarked"
-    expires_at: UtcTime | None = Field(None, description="When unmarked footage becomes due for deletion")
+    expires_at: UtcTime | None = Field(None, description="When the footage becomes due for deletion; none while kept until released")
+    retention_start: UtcTime | None = Field(None, description="Expiry counts from here instead of capture end (set by a release)")
+    extended_days: float = Field(0, ge=0, description="Days added by extend commands")
     latest_thumbnail: str | None = Field(None, description="Object key of the newest thumbnail")
     legal_hold: bool = Field(False, description="Marked as evidence: every object is under an S3 legal hold")
     marked_by: str | None = Field(None, description="Who marked, released or extended it last")
@@ -290,6 +292,13 @@ class Deletion(Record):
     bytes: int = Field(ge=0)
     complete: bool = Field(description="False when storage refused part of it (a legal hold set meanwhile)")
     refused: list[str] = Field(default_factory=list, description="Keys storage refused to delete")
+
+
+class IndexTick(Record):
+    """A timer's tick, sent to one partition so periodic index work runs in that partition's order."""
+
+    kind: str = Field(description="status (silent cameras, idle recordings) or retention (expired recordings)")
+    at: UtcTime = Field(default_factory=utcnow)
 
 
 class Severity(str, Enum):

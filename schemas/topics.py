@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from schemas.records import (
     Alert,
+    IndexTick,
     AuditRecord,
     CustodyEvent,
     Deletion,
@@ -66,6 +67,7 @@ COMMANDS = "bwv.commands"
 CUSTODY = "bwv.custody"
 AUDIT = "bwv.audit"
 DELETIONS = "bwv.deletions"
+INDEX_TICKS = "bwv.index.ticks"
 
 
 def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSpec]:
@@ -165,6 +167,16 @@ def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSp
             value_doc="Deletion",
             partitions=segment_partitions,
             retention_ms=-1,
+        ),
+        TopicSpec(
+            # Internal to the workers: a timer's tick per partition, so that the
+            # index's periodic work is ordered with that partition's events.
+            INDEX_TICKS,
+            key="'tick'",
+            value=IndexTick,
+            value_doc="IndexTick",
+            partitions=segment_partitions,
+            retention_ms=3_600_000,
         ),
         TopicSpec(
             ALERTS,

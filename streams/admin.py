@@ -5,6 +5,7 @@ from __future__ import annotations
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from bwv.security import kafka_python_security
 from bwv.settings import Settings
 from schemas.topics import TopicSpec, topic_table
 from streams.objectstore import ObjectStore
@@ -18,7 +19,9 @@ def create_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
     """Create missing topics with their configs; returns the names created."""
     specs = specs or topic_table(settings.segment_partitions, settings.max_segment_bytes)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="bwv-init")
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="bwv-init", **kafka_python_security(settings)
+        )
     except KafkaError as exc:
         raise AdminError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
     try:

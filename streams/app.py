@@ -16,31 +16,31 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from functools import partial
 
 import faust
 from faust.streams import _current_event  # the context Faust's tables read
 from faust.types import EventT
 
+from bwv.security import faust_credentials
 from bwv.settings import Settings
 from schemas.headers import HeaderError, decode_headers, header_mapping, signed_parts
 from schemas.layout import rejected_key
 from schemas.records import (
     Alert,
     DeadLetter,
-    QuarantinedSegment,
     RecordingEnd,
-    RecordingEnded,
     SegmentHeader,
     Severity,
     StoredSegment,
-    Thumbnail,
-    utcnow,
 )
 from schemas.topics import (
     ALERTS,
+    AUDIT,
     CAMERA_STATUS,
+    CUSTODY,
+    DELETIONS,
+    INDEX_TICKS,
     DEAD_LETTERS,
     MESSAGE_OVERHEAD_BYTES,
     RECORDINGS,
@@ -51,7 +51,8 @@ from schemas.topics import (
     THUMBNAILS,
 )
 from streams import api
-from streams import index as camera_index
+from streams.auditor import Auditor
+from streams.indexer import Indexer, Outputs
 from streams.decisions import Limits, RecordingState
 from streams.identity import IdentityProblem, check_identity
 from streams.ingest import Ingestor, Outcome
@@ -90,6 +91,7 @@ class Pipeline:
         self.app = faust.App(
             settings.app_id,
             broker=broker_url(settings.kafka_bootstrap),
+            broker_credentials=faust_credentials(settings),
             store=settings.store,
             datadir=str(settings.data_dir),
             web_host=settings.web_host,
@@ -115,11 +117,6 @@ class Pipeline:
         self.registry = CameraRegistry(settings)
         self.thumbnailer = Thumbnailer(self.store, self.executor, self.ingestor.call, width=settings.thumbnail_width)
         self.view = IndexView(settings)
-        self.periods = camera_index.Periods(
-            silent_after=timedelta(seconds=settings.camera_silent_seconds),
-            idle_after=timedelta(seconds=settings.recording_idle_seconds),
-            retention=timedelta(days=settings.retention_days),
-        )
         partitions = settings.segment_partitions
         topic = partial(self.app.topic, partitions=partitions, internal=False)
         self.segments = topic(SEGMENTS)
@@ -131,22 +128,28 @@ class Pipeline:
         self.camera_status = topic(CAMERA_STATUS)
         self.alerts = topic(ALERTS)
         self.dead_letters = topic(DEAD_LETTERS)
-        # Keyed by camera id and placed by the partitioner: the same partition as
-        # the camera's segments, and writable from the timer (no current event).
-        self.index = self.app.Table(
-            "camera-index", partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True
-        )
         # Keyed by recording id, written from the segment's own partition.
         # bytes both ways: Faust's default json codec cannot read our raw keys
         # back on changelog recovery, and a restarted worker would never finish it.
         self.recordings = self.app.Table("recording-state", partitions=partitions, key_type=bytes, value_type=bytes)
         self.app.agent(self.segments, name="ingest")(self._ingest_agent)
-        self._index_handlers = self._make_index_handlers()
-        index_inputs = self.app.topic(SEGMENTS_STORED, SEGMENTS_QUARANTINED, RECORDINGS_ENDED, THUMBNAILS)
-        self.app.agent(index_inputs, name="index")(self._index_agent)
+        self.indexer = Indexer(
+            self.app,
+            settings,
+            self.store,
+            self.ingestor.call,
+            Outputs(
+                summaries=self.recording_summaries,
+                status=self.camera_status,
+                deletions=topic(DELETIONS),
+                custody=topic(CUSTODY),
+                ticks=topic(INDEX_TICKS),
+                send_alert=self.send_alert,
+            ),
+        )
+        self.auditor = Auditor(self.app, partitions, topic(AUDIT))
         if settings.thumbnails == "agent":
             self.app.agent(self.stored, name="thumbnails")(self._thumbnail_agent)
-        self.app.timer(settings.index_check_interval, name="index-check")(self._index_check)
         api.install(self.app, self.view, self.store, self.executor)
         self.app.task(self._on_start)
         self.app.on_before_shutdown.connect(self._on_shutdown)
@@ -314,62 +317,6 @@ class Pipeline:
             return
         data = await self.ingestor.call(self.store.get, stored.bucket, stored.key)
         await self._emit_thumbnail(await self.thumbnailer.make(_ref(stored), data))
-
-    # --- index -------------------------------------------------------------------------
-    async def _index_agent(self, stream: faust.StreamT) -> None:
-        """Recording summaries and camera status from the small events, once each.
-
-        The offset of the last event applied is kept in the camera's table value,
-        so a replay after a crash is skipped instead of counted twice.
-        """
-        async for event in stream.events():
-            message = event.message
-            handler = self._index_handlers.get(message.topic)
-            record = _parse(handler[0], event) if handler else None
-            if record is None:
-                continue
-            key = record.camera_id.encode()
-            raw = self.index.get(key)
-            current = camera_index.CameraIndex.model_validate_json(raw) if raw else camera_index.CameraIndex()
-            if current.seen.get(message.topic, -1) >= message.offset:
-                continue  # applied before a restart
-            update = handler[1](current, record, message.partition)
-            update.index.seen[message.topic] = message.offset
-            self.index[key] = update.index.to_json()
-            await self._publish_index(update)
-
-    def _make_index_handlers(self) -> dict[str, tuple[type, object]]:
-        """Per input topic: its record type and the index rule it feeds."""
-        now = utcnow
-        p = self.periods
-        return {
-            SEGMENTS_STORED: (StoredSegment, lambda i, r, part: camera_index.on_stored(i, r, part, p, now())),
-            SEGMENTS_QUARANTINED: (QuarantinedSegment, lambda i, r, part: camera_index.on_quarantined(i, r, part, p, now())),
-            RECORDINGS_ENDED: (RecordingEnded, lambda i, r, part: camera_index.on_ended(i, r, part, p, now())),
-            THUMBNAILS: (Thumbnail, lambda i, r, part: camera_index.on_thumbnail(i, r, part, now())),
-        }
-
-    async def _index_check(self) -> None:
-        """Silent cameras and idle recordings of the partitions this worker owns."""
-        owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == SEGMENTS_STORED}
-        now = utcnow()
-        for key, raw in list(self.index.items()):
-            current = camera_index.CameraIndex.model_validate_json(raw)
-            if current.partition not in owned:
-                continue
-            update = camera_index.on_tick(current, self.periods, now)
-            if update.status is None and not update.summaries and not update.alerts:
-                continue
-            self.index[key] = update.index.to_json()
-            await self._publish_index(update)
-
-    async def _publish_index(self, update: camera_index.IndexUpdate) -> None:
-        for summary in update.summaries:
-            await self.recording_summaries.send(key=summary.recording_id.encode(), value=summary.to_json())
-        if update.status is not None:
-            await self.camera_status.send(key=update.status.camera_id.encode(), value=update.status.to_json())
-        for alert in update.alerts:
-            await self.send_alert(alert)
 
 
 def _ref(stored: StoredSegment) -> SegmentRef:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from bwv.security import aiokafka_security
 from bwv.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class CatchUpReader:
             group_id=None,
             enable_auto_commit=False,
             client_id=f"{self.settings.app_id}-{self.name}",
+            **aiokafka_security(self.settings),
         )
         try:
             await consumer.start()

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from schemas.layout import sequence_of
+from streams.retention import expiry
 from schemas.records import (
     Alert,
     AlertState,
@@ -29,8 +30,6 @@ from schemas.records import (
     Thumbnail,
 )
 
-# Closed recordings kept per camera for late events (thumbnails, stragglers).
-KEEP_CLOSED = 3
 END_MARKER, IDLE_TIMEOUT, NEXT_RECORDING = "end_marker", "idle_timeout", "next_recording"
 
 
@@ -38,11 +37,15 @@ END_MARKER, IDLE_TIMEOUT, NEXT_RECORDING = "end_marker", "idle_timeout", "next_r
 class Periods:
     silent_after: timedelta  # no segment for this long while recording: camera_silent
     idle_after: timedelta  # no segment for this long: the recording is closed
-    retention: timedelta  # unmarked footage kept this long after capture end
+    categories: dict[str, float | None]  # retention days per category ("unmarked" included)
 
 
 class CameraIndex(BaseModel):
-    """Table value: everything the index remembers of one camera."""
+    """Table value: everything the index remembers of one camera.
+
+    ``recordings`` is a working set: the agent loads the summaries an event
+    concerns from the ``recording-index`` table and saves them back after.
+    """
 
     model_config = ConfigDict(extra="ignore")
     partition: int = -1
@@ -69,17 +72,22 @@ def _state(summary: RecordingSummary, closed_reason: str | None) -> RecordingSta
     return RecordingStateName.open if closed_reason is None else RecordingStateName.closed
 
 
-def _with(summary: RecordingSummary, now: datetime, **changes: object) -> RecordingSummary:
+def _with(summary: RecordingSummary, now: datetime, categories: dict[str, float | None] | None = None, **changes: object) -> RecordingSummary:
     merged = summary.model_copy(update={**changes, "updated_at": now})
-    return merged.model_copy(update={"state": _state(merged, merged.closed_reason)})
+    if summary.state is RecordingStateName.deleted:
+        return merged  # a tombstone stays one
+    update: dict[str, object] = {"state": _state(merged, merged.closed_reason)}
+    if categories is not None:
+        update["expires_at"] = expiry(merged, categories)
+    return merged.model_copy(update=update)
 
 
 def _new_summary(camera_id: str, officer_id: str, recording_id: str, start: datetime, end: datetime, p: Periods, now: datetime) -> RecordingSummary:
-    return RecordingSummary(
+    summary = RecordingSummary(
         recording_id=recording_id, camera_id=camera_id, officer_id=officer_id, state=RecordingStateName.open,
-        start=start, end=end, segment_count=0, duration_seconds=0.0, bytes=0,
-        expires_at=end + p.retention, updated_at=now,
+        start=start, end=end, segment_count=0, duration_seconds=0.0, bytes=0, updated_at=now,
     )
+    return summary.model_copy(update={"expires_at": expiry(summary, p.categories)})
 
 
 def _silent_cleared(index: CameraIndex, update: IndexUpdate, now: datetime, why: str) -> None:
@@ -94,12 +102,6 @@ def _silent_cleared(index: CameraIndex, update: IndexUpdate, now: datetime, why:
         )
     )
     index.silent_alert = None
-
-
-def _trim(recordings: dict[str, RecordingSummary]) -> dict[str, RecordingSummary]:
-    closed = sorted((r for r in recordings.values() if r.closed_reason), key=lambda r: r.end)
-    drop = {r.recording_id for r in closed[:-KEEP_CLOSED]} if len(closed) > KEEP_CLOSED else set()
-    return {k: v for k, v in recordings.items() if k not in drop}
 
 
 def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Periods, now: datetime) -> IndexUpdate:
@@ -126,6 +128,7 @@ def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Peri
     summary = _with(
         summary,
         now,
+        p.categories,
         start=min(summary.start, stored.capture_start),
         end=end,
         segment_count=count,
@@ -134,11 +137,9 @@ def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Peri
         last_sequence=last,
         missing_sequences=max(0, last + 1 - count),
         chain_head=stored.chain if newest else summary.chain_head,
-        expires_at=end + p.retention,
         closed_reason=reopened,
     )
     index.recordings[stored.recording_id] = summary
-    index.recordings = _trim(index.recordings)
     update.summaries.append(summary)
     previous = index.status
     # A straggler of a closed recording does not make it current again.
@@ -173,7 +174,6 @@ def on_ended(index: CameraIndex, ended: RecordingEnded, partition: int, p: Perio
     )
     summary = _with(summary, now, closed_reason=END_MARKER, segments_sent=ended.segments_sent)
     index.recordings[ended.recording_id] = summary
-    index.recordings = _trim(index.recordings)
     update.summaries.append(summary)
     if index.status and index.status.current_recording == ended.recording_id:
         index.status = index.status.model_copy(
@@ -192,7 +192,6 @@ def on_quarantined(index: CameraIndex, q: QuarantinedSegment, partition: int, p:
     )
     summary = _with(summary, now, quarantined_segments=summary.quarantined_segments + 1)
     index.recordings[q.recording_id] = summary
-    index.recordings = _trim(index.recordings)
     return IndexUpdate(index, summaries=[summary])
 
 

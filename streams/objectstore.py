@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 import urllib3
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.helpers import genheaders
 
+from bwv.security import s3_pool_security
 from bwv.settings import Settings
 
 META_PREFIX = "x-amz-meta-"
@@ -69,6 +71,7 @@ class ObjectStore:
             timeout=urllib3.Timeout(connect=settings.s3_connect_timeout, read=settings.s3_read_timeout),
             maxsize=max(10, settings.s3_threads),
             retries=False,  # retries are ours (with backoff, and visible in alerts)
+            **s3_pool_security(settings),
         )
         self.client = Minio(
             settings.s3_host,
@@ -165,3 +168,46 @@ class ObjectStore:
 
     def delete(self, bucket: str, key: str) -> None:
         self.client.remove_object(bucket, key)
+
+    # --- retention: every version, legal holds ------------------------------------------
+    def versions(self, bucket: str, prefix: str) -> list[ObjectInfo]:
+        """Every stored version under a prefix (delete markers left out), with its bwv metadata.
+
+        Retention works on versions: a plain DELETE in a versioned bucket only
+        adds a delete marker and keeps the bytes, which is not a deletion.
+        """
+        found = []
+        for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True, include_version=True):
+            if obj.is_dir or obj.is_delete_marker or obj.object_name is None:
+                continue
+            found.append(ObjectInfo(bucket, obj.object_name, obj.size or 0, {}, obj.version_id))
+        return found
+
+    def version_sha256(self, bucket: str, key: str, version_id: str | None) -> str | None:
+        """The bwv-sha256 metadata of one version (None for objects written without it)."""
+        try:
+            stat = self.client.stat_object(bucket, key, version_id=version_id)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchVersion", "NoSuchObject", "NotFound"):
+                return None
+            raise
+        return _user_metadata(stat.metadata or {}).get(META_SHA256)
+
+    def set_legal_hold(self, bucket: str, key: str, version_id: str | None, on: bool) -> None:
+        if on:
+            self.client.enable_object_legal_hold(bucket, key, version_id)
+        else:
+            self.client.disable_object_legal_hold(bucket, key, version_id)
+
+    def delete_versions(self, bucket: str, objects: list[tuple[str, str | None]]) -> dict[str, str]:
+        """Delete exact versions (bulk); returns key -> why storage refused, for those it refused.
+
+        A version already gone counts as deleted, so a deletion can be repeated.
+        """
+        refused: dict[str, str] = {}
+        errors = self.client.remove_objects(bucket, (DeleteObject(key, version) for key, version in objects))
+        for error in errors:
+            if error.code in ("NoSuchKey", "NoSuchVersion"):
+                continue
+            refused[error.name or "?"] = f"{error.code}: {error.message}"
+        return refused

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from bwv.security import kafka_python_security
 from bwv.settings import Settings
 from schemas.records import Record
 
@@ -23,7 +24,9 @@ class SendError(RuntimeError):
 def send_records(settings: Settings, topic: str, records: Iterable[tuple[str, Record]], client_id: str = "bwv-cli") -> None:
     """Send (key, record) pairs in order and wait until the broker has all of them."""
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", client_id=client_id)
+        producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", client_id=client_id, **kafka_python_security(settings)
+        )
     except KafkaError as exc:
         raise SendError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
     try:

@@ -18,7 +18,7 @@ from schemas.records import (
 from streams.index import CameraIndex, IndexUpdate, Periods, on_ended, on_quarantined, on_stored, on_thumbnail, on_tick
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
-P = Periods(silent_after=timedelta(seconds=10), idle_after=timedelta(seconds=60), retention=timedelta(days=31))
+P = Periods(silent_after=timedelta(seconds=10), idle_after=timedelta(seconds=60), categories={"unmarked": 31, "evidential": None})
 
 
 def stored(seq: int, recording: str = "rec-1", camera: str = "cam-1", delay: float = 0.5) -> StoredSegment:
@@ -125,11 +125,3 @@ def test_quarantine_marks_the_recording_and_thumbnails_follow_the_newest_segment
     assert summary.state is RecordingStateName.quarantined and summary.quarantined_segments == 1
     assert summary.latest_thumbnail == thumbnail_key("rec-1", 2)
     assert index.status and index.status.latest_thumbnail == thumbnail_key("rec-1", 2)
-
-
-def test_old_closed_recordings_are_dropped_from_the_table_value() -> None:
-    steps = []
-    for n in range(6):
-        steps += [lambda i, n=n: on_stored(i, stored(n * 10, f"rec-{n}"), 0, P, T0), lambda i, n=n: on_ended(i, ended(f"rec-{n}", 1), 0, P, T0)]
-    index, _ = run(*steps)
-    assert sorted(index.recordings) == ["rec-3", "rec-4", "rec-5"]

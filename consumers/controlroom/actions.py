@@ -1,0 +1,154 @@
+"""What a supervisor does: mark or release evidence, export, acknowledge an alert.
+
+| request | role | what happens |
+|---|---|---|
+| ``POST /api/recordings/{id}/mark`` ``{reason, category}`` | supervisor | an EvidenceCommand through ``streams.commands``, waited for until a worker applied it |
+| ``POST /api/recordings/{id}/release`` ``{reason}`` | supervisor | the same, releasing the hold |
+| ``POST /api/recordings/{id}/export`` | supervisor | 501: the evidence export is not built yet |
+| ``POST /api/alerts/ack`` ``{dedup_key, at, note}`` | supervisor | an ``alert_acknowledged`` custody event |
+
+Marks and releases take exactly the CLI's path (``build_command`` checks the
+action against the recording and settings, ``apply_and_wait`` sends it on
+``bwv.commands`` and watches the recording's summary until the worker has
+applied it), so the worker records them in the custody log with the operator's
+name. An answer of 202 means the command is on the bus but no worker applied
+it in time: it will be applied when one does, and the page updates then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from consumers.controlroom.alerts import Acknowledgement, raise_id
+from consumers.controlroom.audit import ALERT_ACKNOWLEDGED
+from consumers.controlroom.auth import require
+from consumers.controlroom.context import USER, context_of
+from consumers.controlroom.live import recording_json
+from consumers.controlroom.users import Role
+from schemas.records import EvidenceAction
+from streams.commands import CommandError, apply_and_wait, build_command
+from streams.sender import SendError
+
+APPLY_TIMEOUT = 30.0  # seconds to wait for a worker to apply a command before answering 202
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text='{"error": "the body must be JSON"}', content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": "the body must be a JSON object"}', content_type="application/json")
+    return body
+
+
+async def _evidence(request: web.Request, action: EvidenceAction) -> web.StreamResponse:
+    ctx = context_of(request)
+    recording_id = request.match_info["recording_id"]
+    body = await _body(request)
+    await ctx.live.refresh()
+    summary = ctx.live.index.recordings.get(recording_id)
+    if summary is None:
+        return _error(404, f"no recording {recording_id}")
+    try:
+        command = build_command(
+            ctx.settings,
+            summary,
+            action,
+            by=request[USER].name,
+            reason=str(body.get("reason") or ""),
+            category=str(body["category"]) if body.get("category") else None,
+        )
+    except CommandError as exc:
+        return _error(400, str(exc))
+    except ValidationError as exc:
+        return _error(400, f"{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+    try:
+        applied = await apply_and_wait(ctx.settings, ctx.live.index, command, timeout=APPLY_TIMEOUT)
+    except SendError as exc:
+        return _error(503, str(exc))
+    if applied is None:
+        return web.json_response(
+            {
+                "status": "sent",
+                "command_id": command.command_id,
+                "message": f"sent; no worker applied it within {APPLY_TIMEOUT:.0f} s. It stays on bwv.commands and is "
+                "applied when a worker takes it; this page updates then.",
+            },
+            status=202,
+        )
+    await ctx.live.refresh()  # everyone's pages hear of it now
+    return web.json_response({"status": "applied", "command_id": command.command_id, "recording": recording_json(applied)})
+
+
+@require(Role.supervisor)
+async def mark(request: web.Request) -> web.StreamResponse:
+    return await _evidence(request, EvidenceAction.mark)
+
+
+@require(Role.supervisor)
+async def release(request: web.Request) -> web.StreamResponse:
+    return await _evidence(request, EvidenceAction.release)
+
+
+@require(Role.supervisor)
+async def export(request: web.Request) -> web.StreamResponse:
+    # The role check above is real; the export itself is its own issue, not built yet.
+    return _error(501, "evidence export is not available yet; nothing was exported")
+
+
+@require(Role.supervisor)
+async def acknowledge(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    body = await _body(request)
+    dedup_key, raised_at, note = str(body.get("dedup_key") or ""), str(body.get("at") or ""), str(body.get("note") or "")
+    if len(note) > 2048:
+        return _error(400, "note: at most 2048 characters")
+    await ctx.live.refresh()
+    entry = ctx.live.alerts.entry(dedup_key)
+    if entry is None:
+        return _error(404, f"no alert {dedup_key!r}")
+    if raise_id(entry.alert) != raised_at:
+        return _error(409, "the alert changed since you saw it (raised again or cleared); look again")
+    if not entry.open:
+        return _error(409, "the alert was cleared; there is nothing to acknowledge")
+    if entry.ack is not None:
+        return web.json_response(entry.to_json())  # acknowledged already: once is enough
+    alert = entry.alert
+    summary = ctx.live.index.recordings.get(alert.recording_id) if alert.recording_id else None
+    try:
+        event = await ctx.audit.record(
+            ALERT_ACKNOWLEDGED,
+            request[USER].name,
+            summary,
+            reason=note,
+            detail={
+                "dedup_key": dedup_key,
+                "alert_at": raised_at,
+                "alert_kind": alert.kind,
+                "severity": alert.severity.value,
+                "camera_id": alert.camera_id,
+            },
+        )
+    except SendError as exc:
+        return _error(503, str(exc))
+    ctx.live.alerts.note_ack(dedup_key, raised_at, Acknowledgement(event.actor, event.at, event.reason))
+    ctx.live.publish_alert_changes()
+    updated = ctx.live.alerts.entry(dedup_key)
+    assert updated is not None
+    return web.json_response(updated.to_json())
+
+
+def install(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/recordings/{recording_id}/mark", mark)
+    r.add_post("/api/recordings/{recording_id}/release", release)
+    r.add_post("/api/recordings/{recording_id}/export", export)
+    r.add_post("/api/alerts/ack", acknowledge)
