@@ -153,11 +153,19 @@ def _identity(cls: type, camera_id: str, officer: str, recording_id: str):  # ty
 
 @app.command()
 def verify(recording_id: Annotated[str, typer.Argument(help="Recording to check")]) -> None:
-    """Re-read every stored segment of a recording; check hashes, chain and completeness."""
+    """Re-read every stored segment of a recording; check hashes, chain, completeness and its seal."""
+    from consumers.published import latest_summary, published_keys
     from consumers.verify import verify_recording
     from streams.objectstore import ObjectStore
 
-    report = verify_recording(ObjectStore(_settings()), recording_id)
+    settings = _settings()
+    summary = latest_summary(settings, recording_id)
+    report = verify_recording(
+        ObjectStore(settings),
+        recording_id,
+        trusted_keys=published_keys(settings),
+        expect_sealed=bool(summary and summary.sealed_segment_count is not None),
+    )
     if report.ok:
         out.print(report.summary(), highlight=False)
         return
@@ -201,13 +209,18 @@ def _add_subcommands() -> None:
     from bwv.controlroom import app as control_room_app
     from bwv.evidence import app as evidence_app
     from bwv.evidence import audit_command
+    from bwv.bundles import export_command, verify_bundle_command
+    from bwv.keys import app as keys_app
     from bwv.queries import recordings
 
     app.add_typer(cameras_app, name="cameras")
     app.add_typer(control_room_app, name="control-room")
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(keys_app, name="keys")
     app.command()(recordings)
     app.command("audit")(audit_command)
+    app.command("export")(export_command)
+    app.command("verify-bundle")(verify_bundle_command)
 
 
 _add_subcommands()
@@ -223,9 +236,12 @@ def main() -> None:
     from streams.registry import RegistryError
     from streams.sender import SendError
     from bwv.evidence import EvidenceError
+    from bwv.keys import SealKeyError
+    from consumers.export import ExportError
+    from consumers.remux import RemuxError
     from bwv.stack import StackError
 
-    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError, ReaderError, SendError, EvidenceError)
+    known = (CliError, PublishError, SegmenterError, AdminError, StorageError, StackError, RegistryError, ReaderError, SendError, EvidenceError, SealKeyError, ExportError, RemuxError)
     try:
         code = app(standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C into a return value without standalone mode

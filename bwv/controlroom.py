@@ -92,3 +92,20 @@ def list_users() -> None:
     for user in store.all():
         table.add_row(user.name, user.role.value, user.created_at)
     out.print(table)
+
+
+DEMO_LOGINS = {"supervisor": "supervisor", "viewer": "viewer"}  # name -> role
+
+
+def create_demo_logins(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """For ``bwv up``: a supervisor and a viewer with fresh random passwords; returns name -> password."""
+    import secrets
+
+    from consumers.controlroom.users import UserStore
+
+    store = UserStore(path)
+    passwords = {}
+    for name, role in DEMO_LOGINS.items():
+        passwords[name] = secrets.token_urlsafe(9)
+        store.add(name, role, passwords[name], replace=True)
+    return passwords

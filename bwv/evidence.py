@@ -13,10 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bwv.settings import Settings, get_settings
-from consumers.topic_reader import read_topic
+from consumers.published import audit_trail
 from schemas import audit
 from schemas.records import AuditRecord, EvidenceAction, RecordingSummary
-from schemas.topics import AUDIT
 from streams.commands import CommandError, apply_and_wait, build_command, find_recording
 from streams.readmodel import IndexView
 
@@ -95,15 +94,6 @@ def extend(
     _run(EvidenceAction.extend, recording_id, by, reason, days=days)
 
 
-def trail(settings: Settings, recording_id: str) -> list[AuditRecord]:
-    records = [
-        AuditRecord.from_json(m.value)
-        for m in read_topic(settings, AUDIT, idle_timeout=0.5)
-        if m.value and (m.key or b"").decode() == recording_id
-    ]
-    return sorted(records, key=lambda r: r.index)
-
-
 def audit_command(
     recording_id: Annotated[Optional[str], typer.Argument(help="Recording whose trail to print and check")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", help="Check a saved trail (JSON lines of AuditRecord) instead", exists=True, dir_okay=False)] = None,
@@ -114,7 +104,7 @@ def audit_command(
         records = [AuditRecord.model_validate_json(line) for line in file.read_text().splitlines() if line.strip()]
         recording_id = recording_id or (records[0].recording_id if records else None)
     elif recording_id is not None:
-        records = trail(get_settings(), recording_id)
+        records = audit_trail(get_settings(), recording_id)
     else:
         raise typer.BadParameter("give a RECORDING_ID or --file")
     if not records or recording_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bwv.cameras import enroll
+from bwv.controlroom import create_demo_logins
 from bwv.settings import Settings
 from bwv.stack import LocalStack, free_port
 from streams.admin import init_all
@@ -41,6 +43,12 @@ def run_local(settings: Settings, *, cameras: int, log_dir: Path, console: Conso
             log_dir / "worker.log",
         )
         worker.url = f"http://127.0.0.1:{web_port}"
+        logins = create_demo_logins(settings.control_room_users)
+        room_port = _port_or_free(settings.control_room_port)
+        room = stack.spawn(
+            "control room", _bwv("control-room"), {"BWV_CONTROL_ROOM_PORT": str(room_port)}, log_dir / "control-room.log"
+        )
+        room.url = f"http://{settings.control_room_host}:{room_port}"
         for i in range(1, cameras + 1):
             enroll(settings, f"cam-{i:03d}", by="bwv-up")
             cam = stack.spawn(
@@ -55,6 +63,11 @@ def run_local(settings: Settings, *, cameras: int, log_dir: Path, console: Conso
             cam.url = "testsrc, real time"
         _print_table(console, stack, log_dir)
         console.print(
+            "control room logins (new passwords at every start, shown only now): "
+            + ", ".join(f"[bold]{name}[/bold] / {password}" for name, password in logins.items()),
+            highlight=False,
+        )
+        console.print(
             "[yellow]The local broker keeps all footage in memory: memory grows with every segment. "
             "Ctrl-C stops everything.[/yellow]"
         )
@@ -65,6 +78,18 @@ def run_local(settings: Settings, *, cameras: int, log_dir: Path, console: Conso
         console.print("stopping…")
         stack.stop()
         console.print("stopped.")
+
+
+def _port_or_free(port: int) -> int:
+    """``port`` if it can be bound now, else a free one (0 means any free port)."""
+    if port:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+    return free_port()
 
 
 def _print_table(console: Console, stack: LocalStack, log_dir: Path) -> None:

@@ -180,6 +180,13 @@ class Settings(BaseSettings):
         "spool sends it again",
     )
 
+    # --- Seals ---------------------------------------------------------------------
+    seal_key_file: Path = Field(
+        Path(".bwv/keys/bwv-seal.key"),
+        description="Ed25519 private key (PEM) the workers sign closed recordings' chain heads with; "
+        "created by `bwv keys init` (a worker without one creates it); its public key is published on bwv.service-keys",
+    )
+
     # --- Retention ------------------------------------------------------------
     retention_categories: dict[str, float | None] = Field(
         {"evidential": None, "training": 365.0},

@@ -131,15 +131,19 @@ def _first_dts_seconds(packets: list[av.Packet]) -> float | None:
 def remux_to_mp4(segments: Iterable[bytes], out: str | Path | BinaryIO) -> RemuxReport:
     """Write the segments (MPEG-TS bytes, in sequence order) as one MP4 to ``out``.
 
-    ``out`` is a path, or a seekable binary file (the index is moved to the front
-    at the end, which needs seeking). Segments without a video or audio packet
-    are skipped and listed in the report; no playable segment at all is an error.
+    ``out`` is a path, or a seekable binary file. Written to a path, the index is
+    moved to the front (FFmpeg re-reads the file by name for that), so a player
+    can start before it has the whole file; a file object gets it at the end.
+    Segments without a video or audio packet are skipped and listed in the
+    report; no playable segment at all is an error.
     """
     report = RemuxReport()
     timeline = _Timeline()
     outputs: dict[tuple[str, int], _Output] | None = None
-    target = str(out) if isinstance(out, (str, Path)) else out
-    with av.open(target, "w", format="mp4", options={"movflags": "+faststart"}) as output:
+    to_path = isinstance(out, (str, Path))
+    target = str(out) if to_path else out
+    options = {"movflags": "+faststart"} if to_path else {}
+    with av.open(target, "w", format="mp4", options=options) as output:
         # Step 1: one segment at a time.
         for position, data in enumerate(segments):
             packets, streams = _read_segment(data, position)

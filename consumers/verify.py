@@ -14,8 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from schemas import chain
-from schemas.layout import segments_prefix, sequence_of
-from schemas.records import SegmentHeader
+from schemas import seal as seals
+from schemas.layout import seal_key, segments_prefix, sequence_of
+from schemas.records import RecordingSeal, SegmentHeader
 from streams.objectstore import META_CHAIN, META_HEADER, META_SHA256, ObjectInfo, ObjectStore
 
 
@@ -36,7 +37,9 @@ class VerifyReport:
     bytes: int = 0
     seconds: float = 0.0
     chain_head: str = ""
+    last_sequence: int = -1
     problem: Problem | None = None
+    seal: RecordingSeal | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,9 +50,10 @@ class VerifyReport:
             return f"recording {self.recording_id}: no stored segments found"
         if self.problem:
             return f"recording {self.recording_id}: FAILED at {self.problem}"
+        sealed = f", sealed by key {self.seal.key_id}" if self.seal else ", not sealed yet (recording open)"
         return (
             f"recording {self.recording_id}: intact — {self.segments} segments, {self.bytes:,} bytes, "
-            f"{self.seconds:.1f} s, chain head {self.chain_head[:16]}…"
+            f"{self.seconds:.1f} s, chain head {self.chain_head[:16]}…{sealed}"
         )
 
 
@@ -106,13 +110,40 @@ def check_segment(expected: int, previous_chain: str, fetched: _Fetched) -> tupl
     return None, value, header
 
 
+def check_seal(
+    seal: RecordingSeal, segments: int, last_sequence: int, chain_head: str, trusted: dict[str, str]
+) -> Problem | None:
+    """A seal against what was found: trusted key, valid signature, nothing cut off or added."""
+    if seal.key_id not in trusted:
+        return Problem(last_sequence, "unknown_seal_key", f"sealed by key {seal.key_id!r}, which is not a published key")
+    if not seals.valid(seal, trusted[seal.key_id]):
+        return Problem(last_sequence, "bad_seal", "the seal's signature does not verify: the seal was altered or forged")
+    if seal.segment_count > segments or seal.last_sequence > last_sequence:
+        return Problem(
+            segments, "truncated", f"sealed with {seal.segment_count} segments (last {seal.last_sequence}), {segments} found"
+        )
+    if seal.segment_count != segments or seal.chain_head != chain_head:
+        return Problem(last_sequence, "seal_mismatch", "the segments found do not end in the sealed chain head")
+    return None
+
+
+def read_seal(store: ObjectStore, recording_id: str) -> RecordingSeal | None:
+    if store.head(store.footage_bucket, seal_key(recording_id)) is None:
+        return None
+    return RecordingSeal.from_json(store.get(store.footage_bucket, seal_key(recording_id)))
+
+
 def verify_recording(
     store: ObjectStore,
     recording_id: str,
     *,
     threads: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    trusted_keys: dict[str, str] | None = None,
+    expect_sealed: bool = False,
 ) -> VerifyReport:
+    """Hashes, chain, completeness; and with ``trusted_keys`` the seal (``expect_sealed``:
+    the index says the recording closed, so a missing seal is itself a problem)."""
     report = VerifyReport(recording_id)
     objects = sorted(
         store.list(store.footage_bucket, segments_prefix(recording_id)), key=lambda o: sequence_of(o.key)
@@ -128,6 +159,14 @@ def verify_recording(
         report.bytes += header.byte_size
         report.seconds += (header.capture_end - header.capture_start).total_seconds()
         report.chain_head = previous
+        report.last_sequence = expected
         if progress:
             progress(expected + 1, len(objects))
+    if trusted_keys is not None and report.segments:
+        report.seal = read_seal(store, recording_id)
+        if report.seal is None:
+            if expect_sealed:
+                report.problem = Problem(report.last_sequence, "unsealed", "the recording is closed but its seal is missing")
+        else:
+            report.problem = check_seal(report.seal, report.segments, report.last_sequence, report.chain_head, trusted_keys)
     return report

@@ -38,3 +38,8 @@ def sequence_of(key: str) -> int:
 def rejected_key(topic: str, partition: int, offset: int, sha256: str) -> str:
     """Where the bytes of a refused message are kept (no trusted ids to file them by)."""
     return f"rejected/{topic}/{partition:05d}/{offset:012d}-{sha256}.bin"
+
+
+def seal_key(recording_id: str) -> str:
+    """The recording's signed chain head (RecordingSeal JSON)."""
+    return f"recordings/{recording_id}/seal.json"

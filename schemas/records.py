@@ -181,6 +181,10 @@ class RecordingSummary(Record):
     marked_reason: str | None = None
     marked_at: UtcTime | None = None
     last_command_id: str | None = Field(None, description="The last evidence command applied")
+    sealed_segment_count: int | None = Field(None, description="Segment count of the latest seal (see schemas/seal.py)")
+    sealed_chain_head: str | None = None
+    seal_key_id: str | None = None
+    sealed_at: UtcTime | None = None
     deletion_id: str | None = Field(None, description="Set once its footage was deleted (state deleted)")
     deleted_at: UtcTime | None = None
     updated_at: UtcTime = Field(default_factory=utcnow)
@@ -292,6 +296,31 @@ class Deletion(Record):
     bytes: int = Field(ge=0)
     complete: bool = Field(description="False when storage refused part of it (a legal hold set meanwhile)")
     refused: list[str] = Field(default_factory=list, description="Keys storage refused to delete")
+
+
+class RecordingSeal(Record):
+    """A closed recording's chain head, signed by the pipeline (``schemas/seal.py``); stored as
+    ``recordings/<id>/seal.json`` next to the footage and copied into evidence bundles."""
+
+    recording_id: Id
+    camera_id: Id
+    segment_count: int = Field(ge=0, description="Segments stored when sealed")
+    last_sequence: int = Field(ge=-1)
+    chain_head: Sha256Hex
+    sealed_at: UtcTime
+    key_id: str = Field("", description="First 16 hex digits of SHA-256 of the raw public key")
+    public_key: str = Field("", description="The signer's raw Ed25519 public key, hex (check it against the published keys)")
+    signature: str = Field("", description="Ed25519 signature of the canonical seal, hex")
+
+
+class ServiceKey(Record):
+    """A public key the pipeline signs seals with (bwv.service-keys, compacted by key id)."""
+
+    key_id: str
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    algorithm: str = "ed25519"
+    published_by: str = Field(description="Host or worker that published it")
+    at: UtcTime = Field(default_factory=utcnow)
 
 
 class IndexTick(Record):

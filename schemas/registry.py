@@ -16,7 +16,7 @@ places, or when the checked-in files differ from what the records generate.
 from __future__ import annotations
 
 from schemas.headers import END_HEADER, SEGMENT_HEADER
-from schemas.records import Record, RecordingEnd, SegmentHeader
+from schemas.records import Record, RecordingEnd, RecordingSeal, SegmentHeader
 from schemas.topics import TopicSpec, topic_table
 
 # The topic table depends on two settings, and schemas/ cannot import bwv.settings:
@@ -31,7 +31,7 @@ HEADER_RECORDS: dict[str, type[Record]] = {
 }
 
 # Records on no topic and in no header that still cross a process boundary.
-OTHER_RECORDS: tuple[type[Record], ...] = ()
+OTHER_RECORDS: tuple[type[Record], ...] = (RecordingSeal,)  # seal.json in storage and in evidence bundles
 
 
 def contract_topics() -> list[TopicSpec]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from schemas.records import (
     Alert,
+    ServiceKey,
     IndexTick,
     AuditRecord,
     CustodyEvent,
@@ -68,6 +69,7 @@ CUSTODY = "bwv.custody"
 AUDIT = "bwv.audit"
 DELETIONS = "bwv.deletions"
 INDEX_TICKS = "bwv.index.ticks"
+SERVICE_KEYS = "bwv.service-keys"
 
 
 def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSpec]:
@@ -177,6 +179,16 @@ def topic_table(segment_partitions: int, max_segment_bytes: int) -> list[TopicSp
             value_doc="IndexTick",
             partitions=segment_partitions,
             retention_ms=3_600_000,
+        ),
+        TopicSpec(
+            # Verifiers read the seal keys from here; one partition, kept forever.
+            SERVICE_KEYS,
+            key="key id",
+            value=ServiceKey,
+            value_doc="ServiceKey",
+            partitions=1,
+            cleanup_policy="compact",
+            retention_ms=-1,
         ),
         TopicSpec(
             ALERTS,

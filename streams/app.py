@@ -48,6 +48,7 @@ from schemas.topics import (
     SEGMENTS,
     SEGMENTS_QUARANTINED,
     SEGMENTS_STORED,
+    SERVICE_KEYS,
     THUMBNAILS,
 )
 from streams import api
@@ -148,6 +149,7 @@ class Pipeline:
             ),
         )
         self.auditor = Auditor(self.app, partitions, topic(AUDIT))
+        self.service_keys = self.app.topic(SERVICE_KEYS, partitions=1, internal=False)
         if settings.thumbnails == "agent":
             self.app.agent(self.stored, name="thumbnails")(self._thumbnail_agent)
         api.install(self.app, self.view, self.store, self.executor)
@@ -156,6 +158,9 @@ class Pipeline:
 
     async def _on_start(self) -> None:
         await self.ingestor.call(self.store.ensure_buckets)
+        # Verifiers find the seal key here (compacted by key id: re-sending is harmless).
+        service_key = self.indexer.sealer.service_key()
+        await self.service_keys.send(key=service_key.key_id.encode(), value=service_key.to_json())
 
     async def _on_shutdown(self, app: faust.App, **kwargs: object) -> None:
         await self.registry.stop()

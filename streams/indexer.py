@@ -29,7 +29,7 @@ import faust
 from faust.types import EventT
 
 from bwv.settings import Settings
-from schemas.layout import recording_prefix
+from schemas.layout import recording_prefix, seal_key
 from schemas.records import (
     Alert,
     AlertState,
@@ -41,6 +41,7 @@ from schemas.records import (
     QuarantinedSegment,
     RecordingEnded,
     RecordingStateName,
+    RecordingSummary,
     Severity,
     StoredSegment,
     Thumbnail,
@@ -50,6 +51,7 @@ from schemas.topics import COMMANDS, INDEX_TICKS, RECORDINGS_ENDED, SEGMENTS_QUA
 from streams import index as camera_index
 from streams.commands import new_id
 from streams.objectstore import ObjectStore
+from streams.sealer import Sealer, needs_seal
 from streams.retention import DeletionPlan, RecordingEntry, apply_command, due, remember, rule_of
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class Indexer:
         self.store = store
         self.call = call  # retried, off-loop storage call (streams.ingest.Ingestor.call)
         self.out = outputs
+        self.sealer = Sealer(settings.seal_key_file)
         self.categories = {"unmarked": settings.retention_days, **settings.retention_categories}
         self.periods = camera_index.Periods(
             silent_after=timedelta(seconds=settings.camera_silent_seconds),
@@ -169,6 +172,7 @@ class Indexer:
         current.recordings = {rid: e.summary for rid, e in entries.items()}
         update = rule(current)
         update.index.seen[message.topic] = message.offset
+        update.summaries = [await self._seal_if_closed(summary) for summary in update.summaries]
         for summary in update.summaries:
             old = entries.get(summary.recording_id)
             self._save_entry(
@@ -227,6 +231,7 @@ class Indexer:
             update = camera_index.on_tick(current, self.periods, utcnow())
             if update.status is None and not update.summaries and not update.alerts:
                 continue
+            update.summaries = [await self._seal_if_closed(summary) for summary in update.summaries]
             for summary in update.summaries:
                 entry = self._entry(summary.recording_id)
                 if entry is not None:
@@ -234,6 +239,21 @@ class Indexer:
             update.index.recordings = {}
             self.cameras[key] = update.index.to_json()
             await self._publish(update)
+
+    # --- seals ------------------------------------------------------------------------------------
+    async def _seal_if_closed(self, summary: RecordingSummary) -> RecordingSummary:
+        """Sign the chain head of a closed recording (again, if segments came after the last seal)."""
+        if not needs_seal(summary):
+            return summary
+        seal = self.sealer.seal(summary)
+        key = seal_key(summary.recording_id)
+        await self.call(self.store.put, self.store.footage_bucket, key, seal.to_json(), {}, "application/json")
+        if summary.legal_hold:
+            await self.call(self.store.set_legal_hold, self.store.footage_bucket, key, None, True)
+        return summary.model_copy(update={
+            "sealed_segment_count": seal.segment_count, "sealed_chain_head": seal.chain_head,
+            "seal_key_id": seal.key_id, "sealed_at": seal.sealed_at,
+        })
 
     # --- evidence -------------------------------------------------------------------------------
     async def _on_command(self, event: EventT, command: EvidenceCommand) -> None:

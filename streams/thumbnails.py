@@ -243,7 +243,13 @@ def _encode_jpeg(frame: VideoFrame, qscale: int) -> bytes:
     """One JPEG; an encoder that failed is dropped, never reused in an unknown state."""
     key = (frame.width, frame.height, qscale)
     encoder = _encoder(*key)
-    frame.pts = None  # the encoder refuses a repeated timestamp; a still has none to keep
+    # The encoder refuses a timestamp not above its last one ("Invalid pts (0) <= last (0)"). PyAV
+    # rescales a frame's pts from the frame's time base (the decoder's 1/90000) to the encoder's
+    # (1/1), which turned small or missing values into 0 every time: count in the encoder's own
+    # time base instead, per thread (the encoders are per thread).
+    _encoders.pts = getattr(_encoders, "pts", 0) + 1
+    frame.time_base = encoder.time_base
+    frame.pts = _encoders.pts
     try:
         packets = encoder.encode(frame)
     except av.FFmpegError:

@@ -34,7 +34,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local = LocalStack.start(logs)
     saved = dict(os.environ)
     keys, spool = tmp_path_factory.mktemp("camera-keys"), tmp_path_factory.mktemp("camera-spool")
-    os.environ.update({**local.env(), **TEST_ENV, "BWV_CAMERA_KEYS_DIR": str(keys), "BWV_SPOOL_DIR": str(spool)})
+    os.environ.update(
+        {
+            **local.env(),
+            **TEST_ENV,
+            "BWV_CAMERA_KEYS_DIR": str(keys),
+            "BWV_SPOOL_DIR": str(spool),
+            "BWV_SEAL_KEY_FILE": str(keys / "bwv-seal.key"),
+        }
+    )
     try:
         yield local
     finally:

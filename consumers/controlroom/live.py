@@ -53,7 +53,7 @@ def recording_json(summary: RecordingSummary) -> dict[str, Any]:
     return {**summary.model_dump(mode="json"), "thumbnail_url": thumbnail_url(summary.latest_thumbnail)}
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: kept in a set
 class Subscription:
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: bool = False

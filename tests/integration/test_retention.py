@@ -57,6 +57,7 @@ def rs(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator
         "BWV_RETENTION_CHECK_INTERVAL": "0.5",
         "BWV_CAMERA_KEYS_DIR": str(base / "keys"),
         "BWV_SPOOL_DIR": str(base / "spool"),
+        "BWV_SEAL_KEY_FILE": str(base / "keys" / "bwv-seal.key"),
     }
     settings = Settings(**{k.removeprefix("BWV_").lower(): v for k, v in env.items()})
     init_all(settings)
@@ -102,9 +103,10 @@ def stored_with_thumbnails(rs: RetentionStack, recording: str, segments: int) ->
     def ready() -> list[str] | None:
         keys = objects(rs, recording)
         s = summary(rs, recording)
-        return keys if len(keys) == 2 * segments and s and s["state"] == "closed" else None
+        # segments, their thumbnails and the seal of the closed recording
+        return keys if len(keys) == 2 * segments + 1 and s and s["state"] == "closed" else None
 
-    return wait_for(ready, 60, f"{recording}: {segments} segments, their thumbnails, closed")
+    return wait_for(ready, 60, f"{recording}: {segments} segments, their thumbnails, closed and sealed")
 
 
 def cli(rs: RetentionStack, *args: str) -> tuple[int, str, str]:
@@ -117,7 +119,7 @@ def test_unmarked_recording_is_deleted_after_expiry_with_a_deletion_record(rs: R
     keys = stored_with_thumbnails(rs, "ret-unmarked", segments)
     wait_for(lambda: objects(rs, "ret-unmarked") == [] or None, 40, "the footage to be deleted")
     [deletion] = wait_for(lambda: deletions(rs, "ret-unmarked"), 20, "the deletion record")
-    assert deletion["complete"] and deletion["object_count"] == len(keys) == 2 * segments
+    assert deletion["complete"] and deletion["object_count"] == len(keys) == 2 * segments + 1
     assert sorted(o["key"] for o in deletion["objects"]) == keys
     assert all(o["sha256"] for o in deletion["objects"] if o["key"].endswith(".ts"))
     assert deletion["bytes"] > 0 and deletion["rule"].startswith("unmarked:")
@@ -138,14 +140,14 @@ def test_marked_recording_survives_storage_refuses_then_release_and_expiry_delet
     assert "evidential, legal hold on every object, expires never" in out
     time.sleep(RETENTION_SECONDS + 3)  # well past the unmarked expiry
     kept = objects(rs, "ret-marked")
-    assert len(kept) == 2 * segments and deletions(rs, "ret-marked") == []
+    assert len(kept) == 2 * segments + 1 and deletions(rs, "ret-marked") == []
     bucket = rs.store.footage_bucket
     refused = rs.store.delete_versions(bucket, [(v.key, v.version_id) for v in rs.store.versions(bucket, recording_prefix("ret-marked"))])
     assert sorted(refused) == kept  # storage itself refuses: the legal hold, not our code
     code, out, err = cli(rs, "evidence", "release", "ret-marked", "--by", "sgt-7", "--reason", "case closed")
     assert code == 0, err
     assert "unmarked, no legal hold" in out
-    assert len(objects(rs, "ret-marked")) == 2 * segments  # the expiry restarted from the release
+    assert len(objects(rs, "ret-marked")) == 2 * segments + 1  # the expiry restarted from the release
     wait_for(lambda: objects(rs, "ret-marked") == [] or None, 40, "deletion after release and expiry")
     assert len(wait_for(lambda: deletions(rs, "ret-marked"), 20, "the deletion record")) == 1
 
@@ -179,7 +181,7 @@ def test_audit_trail_lists_every_event_in_order_and_catches_a_removed_record(rs:
 def test_a_legal_hold_set_behind_the_workers_back_wins_over_deletion(rs: RetentionStack, sample_video: Path) -> None:
     segments = record(rs, sample_video, "ret-cam-c", "ret-raced")
     keys = stored_with_thumbnails(rs, "ret-raced", segments)
-    held = keys[0]
+    held = next(k for k in keys if "/segments/" in k)
     rs.store.set_legal_hold(rs.store.footage_bucket, held, None, True)  # e.g. another worker's mark, mid-rebalance
     [deletion] = wait_for(lambda: deletions(rs, "ret-raced"), 40, "the (partial) deletion record")
     assert deletion["complete"] is False and deletion["refused"] == [held]

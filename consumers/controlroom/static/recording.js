@@ -1,0 +1,137 @@
+// One recording: player, thumbnails, details, integrity, retention, and the supervisor's actions.
+"use strict";
+
+(() => {
+  const { el, utc, seconds, bytes, api, isSupervisor } = BWV;
+  const id = document.getElementById("recording").dataset.recordingId;
+  const player = document.getElementById("player");
+  const result = document.getElementById("action-result");
+  let summary = null;
+
+  function facts(box, pairs) {
+    box.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { dataset: { fact: k } }, v ?? "–")]));
+  }
+
+  function render(r) {
+    summary = r;
+    const state = document.getElementById("rec-state");
+    state.className = `badge badge-${r.state}`;
+    state.textContent = r.state;
+    document.getElementById("rec-hold").hidden = !r.legal_hold;
+    const segments = [String(r.segment_count)];
+    if (r.segments_sent !== null && r.segments_sent !== undefined) segments.push(`of ${r.segments_sent} sent`);
+    if (r.missing_sequences) segments.push(`${r.missing_sequences} missing`);
+    if (r.quarantined_segments) segments.push(`${r.quarantined_segments} quarantined`);
+    facts(document.getElementById("facts"), [
+      ["Camera", r.camera_id],
+      ["Officer", r.officer_id],
+      ["Start (UTC)", utc(r.start)],
+      ["End (UTC)", utc(r.end)],
+      ["Duration", seconds(r.duration_seconds)],
+      ["Segments", segments.join(", ")],
+      ["Size", bytes(r.bytes)],
+      ["State", r.closed_reason ? `${r.state} (${r.closed_reason.replaceAll("_", " ")})` : r.state],
+      ["Chain head", r.chain_head ? el("code", { title: r.chain_head, text: `${r.chain_head.slice(0, 20)}…` }) : "–"],
+    ]);
+    const kept = r.legal_hold || r.expires_at === null || r.expires_at === undefined;
+    facts(document.getElementById("retention"), [
+      ["Category", r.retention_category],
+      ["Expires", kept ? "kept until released" : utc(r.expires_at)],
+      ["Legal hold", r.legal_hold ? el("span", { class: "badge badge-hold", text: "on" }) : "off"],
+      ["Marked by", r.marked_by],
+      ["Reason", r.marked_reason],
+      ["When", r.marked_at ? utc(r.marked_at) : null],
+    ]);
+    const marked = r.retention_category !== "unmarked";
+    document.getElementById("mark-form").hidden = marked || r.state === "deleted";
+    document.getElementById("release-form").hidden = !marked || r.state === "deleted";
+  }
+
+  function strip(segments) {
+    const box = document.getElementById("strip");
+    const perSegment = summary && summary.segment_count ? summary.duration_seconds / summary.segment_count : 2;
+    box.replaceChildren(...segments.map((s) => el("figure", {
+      dataset: { sequence: s.sequence },
+      title: `segment ${s.sequence}`,
+      onclick: () => { if (!player.src) player.src = videoUrl(); player.currentTime = s.sequence * perSegment; player.play(); },
+    },
+      s.thumbnail_url ? el("img", { src: s.thumbnail_url, alt: `segment ${s.sequence}`, loading: "lazy" }) : el("div", { class: "no-thumb", text: "no picture" }),
+      el("figcaption", { text: `#${s.sequence}` }))));
+    document.getElementById("strip-note").textContent = `${segments.length} stored segment${segments.length === 1 ? "" : "s"}`;
+  }
+
+  const videoUrl = () => `/media/recordings/${encodeURIComponent(id)}/video.mp4`;
+
+  async function load() {
+    const r = await api("GET", `/api/recordings/${encodeURIComponent(id)}`);
+    if (!r.ok) { result.className = "action-result err"; result.textContent = r.data.error || `cannot load (${r.status})`; return; }
+    render(r.data.recording);
+    strip(r.data.segments);
+    if (r.data.recording.thumbnail_url || (r.data.segments[0] && r.data.segments[0].thumbnail_url)) {
+      player.poster = (r.data.segments[0] && r.data.segments[0].thumbnail_url) || r.data.recording.thumbnail_url;
+    }
+    if (r.data.segments.length) player.src = videoUrl();
+    verify();
+  }
+
+  async function verify() {
+    const box = document.getElementById("integrity");
+    box.className = "integrity integrity-pending";
+    box.textContent = "Verifying every stored segment and the hash chain…";
+    const r = await api("GET", `/api/recordings/${encodeURIComponent(id)}/integrity`);
+    const d = r.data;
+    box.dataset.state = d.state || "error";
+    if (r.ok && d.ok) {
+      box.className = "integrity integrity-ok";
+      box.replaceChildren(el("strong", { text: "✓ Verified" }),
+        `${d.segments} segments, ${bytes(d.bytes)}, ${seconds(d.seconds)}: every SHA-256 and the hash chain check out`,
+        d.chain_head_matches_index ? "; the chain head matches the index." : ".");
+    } else if (r.ok && d.problem) {
+      box.className = "integrity integrity-bad";
+      box.replaceChildren(el("strong", { text: `✗ ${d.problem.kind.replaceAll("_", " ")} at segment ${d.problem.sequence}` }), d.problem.detail);
+    } else {
+      box.className = "integrity integrity-bad";
+      box.replaceChildren(el("strong", { text: "✗ Not verified" }), d.summary || d.error || `verification failed (${r.status})`);
+    }
+  }
+
+  async function act(action, body, button) {
+    button.disabled = true;
+    result.className = "action-result wait";
+    result.textContent = "Sent; waiting for a worker to apply it…";
+    try {
+      const r = await api("POST", `/api/recordings/${encodeURIComponent(id)}/${action}`, body);
+      if (r.status === 200) {
+        result.className = "action-result ok";
+        result.textContent = action === "mark" ? `Marked as evidence (${r.data.recording.retention_category}).` : "Released: normal retention applies again.";
+        render(r.data.recording);
+        verify();
+      } else if (r.status === 202) {
+        result.className = "action-result wait";
+        result.textContent = r.data.message;
+      } else {
+        result.className = "action-result err";
+        result.textContent = r.data.error || `refused (${r.status})`;
+      }
+    } finally {
+      button.disabled = !isSupervisor;
+    }
+  }
+
+  document.getElementById("mark-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act("mark", { category: document.getElementById("mark-category").value, reason: document.getElementById("mark-reason").value }, document.getElementById("mark-button"));
+  });
+  document.getElementById("release-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act("release", { reason: document.getElementById("release-reason").value }, document.getElementById("release-button"));
+  });
+  if (!isSupervisor) {
+    document.querySelectorAll("#actions textarea, #actions select, #actions button").forEach((n) => { n.disabled = true; });
+  }
+
+  BWV.events({
+    recording(r) { if (r.recording_id === id) render(r); },
+  });
+  load();
+})();
