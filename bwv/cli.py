@@ -87,6 +87,7 @@ def camera(
     fps: Annotated[int, typer.Option(help="testsrc frames per second")] = 15,
     bitrate: Annotated[int, typer.Option(help="testsrc bits per second")] = 800_000,
     quiet: Annotated[bool, typer.Option(help="No per-segment progress")] = False,
+    metrics_port: Annotated[int, typer.Option(help="Serve Prometheus metrics (spool depth, segments published) on this port; 0: off", min=0, max=65535)] = 0,
 ) -> None:
     """Publish one recording; prints its recording id."""
     from producers.camera import CameraIdentity, new_recording_id, record
@@ -104,6 +105,13 @@ def camera(
     # per-connection-attempt errors would only bury them.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     spool = Spool.open(settings.spool_dir, camera_id, settings.spool_max_bytes)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(metrics_port, addr=settings.web_host)  # producers.metrics registers on the default registry
+        except OSError as exc:
+            raise CliError(f"--metrics-port {metrics_port}: {exc}") from None
     publisher = SegmentPublisher(
         settings,
         spool=spool,

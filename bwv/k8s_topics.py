@@ -51,7 +51,7 @@ class Sizing:
 SIZINGS = [
     Sizing("k8s/base/kafka/topics.yaml", segment_partitions=_DEFAULTS["segment_partitions"].default, replicas=3),
     Sizing("k8s/overlays/dev/kafka-topics.yaml", segment_partitions=_DEFAULTS["segment_partitions"].default, replicas=1),
-    Sizing("k8s/overlays/production/kafka-topics.yaml", segment_partitions=256, replicas=3),
+    Sizing("k8s/overlays/production/kafka-topics.yaml", segment_partitions=420, replicas=3),
 ]
 
 

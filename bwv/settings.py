@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     app_id: str = Field(
         "bwv", description="Faust application id (the workers' consumer group)"
     )
+    topic_replication_factor: int = Field(
+        1,
+        ge=1,
+        le=32767,
+        description="Replicas of the topics the workers create themselves (Faust's table changelogs); "
+        "3 on a production cluster, so losing a broker loses no table state",
+    )
     segment_partitions: int = Field(
         8, ge=1, le=10_000, description="Partitions of bwv.segments: the ceiling on parallel workers"
     )

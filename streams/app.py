@@ -26,8 +26,11 @@ from bwv.security import faust_credentials
 from bwv.settings import Settings
 from schemas.headers import HeaderError, decode_headers, header_mapping, signed_parts
 from schemas.layout import rejected_key
+from faust.sensors.prometheus import setup_prometheus_sensors
+
 from schemas.records import (
     Alert,
+    AlertState,
     DeadLetter,
     RecordingEnd,
     SegmentHeader,
@@ -54,6 +57,7 @@ from schemas.topics import (
 from streams import api
 from streams.auditor import Auditor
 from streams.indexer import Indexer, Outputs
+from streams.metrics import WorkerMetrics
 from streams.decisions import Limits, RecordingState
 from streams.identity import IdentityProblem, check_identity
 from streams.ingest import Ingestor, Outcome
@@ -93,6 +97,7 @@ class Pipeline:
             settings.app_id,
             broker=broker_url(settings.kafka_bootstrap),
             broker_credentials=faust_credentials(settings),
+            topic_replication_factor=settings.topic_replication_factor,
             store=settings.store,
             datadir=str(settings.data_dir),
             web_host=settings.web_host,
@@ -111,12 +116,16 @@ class Pipeline:
             key_serializer="raw",
             value_serializer="raw",
         )
+        self.metrics = WorkerMetrics()
+        setup_prometheus_sensors(self.app, registry=self.metrics.registry)  # /metrics on the web port
         self.store = ObjectStore(settings)
         self.executor = ThreadPoolExecutor(settings.s3_threads, thread_name_prefix="bwv-s3")
         limits = Limits(settings.max_segment_bytes, settings.max_sequence_jump)
-        self.ingestor = Ingestor(self.store, self.executor, limits, on_storage_trouble=self._alert_soon)
+        self.ingestor = Ingestor(self.store, self.executor, limits, on_storage_trouble=self._alert_soon, metrics=self.metrics)
         self.registry = CameraRegistry(settings)
-        self.thumbnailer = Thumbnailer(self.store, self.executor, self.ingestor.call, width=settings.thumbnail_width)
+        self.thumbnailer = Thumbnailer(
+            self.store, self.executor, self.ingestor.call, width=settings.thumbnail_width, metrics=self.metrics
+        )
         self.view = IndexView(settings)
         partitions = settings.segment_partitions
         topic = partial(self.app.topic, partitions=partitions, internal=False)
@@ -147,6 +156,7 @@ class Pipeline:
                 ticks=topic(INDEX_TICKS),
                 send_alert=self.send_alert,
             ),
+            self.metrics,
         )
         self.auditor = Auditor(self.app, partitions, topic(AUDIT))
         self.service_keys = self.app.topic(SERVICE_KEYS, partitions=1, internal=False)
@@ -155,8 +165,10 @@ class Pipeline:
         api.install(self.app, self.view, self.store, self.executor)
         self.app.task(self._on_start)
         self.app.on_before_shutdown.connect(self._on_shutdown)
+        self.app.timer(5.0, name="consumer-lag")(self._report_lag)
 
     async def _on_start(self) -> None:
+        self.metrics.serve(self.settings.metrics_port, self.settings.web_host)
         await self.ingestor.call(self.store.ensure_buckets)
         # Verifiers find the seal key here (compacted by key id: re-sending is harmless).
         service_key = self.indexer.sealer.service_key()
@@ -244,8 +256,12 @@ class Pipeline:
         if outcome.stored is not None:
             fut = await self.stored.send(key=camera, value=outcome.stored.to_json())
             await fut
+            self._count_stored(outcome.stored)
         if outcome.quarantined is not None:
             await self.quarantined.send(key=camera, value=outcome.quarantined.to_json())
+            self.metrics.quarantined.labels(outcome.quarantined.reason).inc()
+            if outcome.quarantined.reason == "hash_mismatch":
+                self.metrics.hash_mismatches.inc()
         if outcome.ended is not None:
             await self.ended.send(key=camera, value=outcome.ended.to_json())
         for alert in outcome.alerts:
@@ -255,6 +271,26 @@ class Pipeline:
 
     async def send_alert(self, alert: Alert) -> None:
         await self.alerts.send(key=alert.dedup_key.encode(), value=alert.to_json())
+        if alert.state is AlertState.raised:
+            self.metrics.alerts.labels(alert.kind).inc()
+
+    def _count_stored(self, stored: StoredSegment) -> None:
+        m = self.metrics
+        m.segments.labels(stored.camera_id).inc()
+        m.bytes.labels(stored.camera_id).inc(stored.byte_size)
+        # Footage sent faster than real time (files) has no capture-to-store delay to speak of.
+        m.latency.labels("stored").observe(max(0.0, (stored.stored_at - stored.capture_end).total_seconds()))
+
+    async def _report_lag(self) -> None:
+        """Messages of bwv.segments this worker has not committed yet, per partition it owns."""
+        consumer = self.app.consumer
+        owned = [tp for tp in consumer.assignment() if tp.topic == SEGMENTS]
+        if not owned:
+            return
+        highwaters = await consumer.highwaters(*owned)
+        for tp in owned:
+            committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust keeps no public view of it
+            self.metrics.lag.labels(str(tp.partition)).set(max(0, highwaters[tp] - (committed or 0)))
 
     def _alert_soon(self, alert: Alert) -> None:
         """Storage trouble is noticed inside a retry loop: send without waiting."""
@@ -287,6 +323,7 @@ class Pipeline:
             byte_size=len(data),
         )
         await self.dead_letters.send(key=message.key, value=letter.to_json())
+        self.metrics.dead_letters.labels(reason).inc()
         await self.send_alert(
             Alert(
                 kind="dead_letter",

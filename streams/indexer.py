@@ -50,6 +50,7 @@ from schemas.records import (
 from schemas.topics import COMMANDS, INDEX_TICKS, RECORDINGS_ENDED, SEGMENTS_QUARANTINED, SEGMENTS_STORED, THUMBNAILS
 from streams import index as camera_index
 from streams.commands import new_id
+from streams.metrics import WorkerMetrics
 from streams.objectstore import ObjectStore
 from streams.sealer import Sealer, needs_seal
 from streams.retention import DeletionPlan, RecordingEntry, apply_command, due, remember, rule_of
@@ -81,12 +82,14 @@ class Indexer:
         store: ObjectStore,
         call: Callable[..., Awaitable[object]],
         outputs: Outputs,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.store = store
         self.call = call  # retried, off-loop storage call (streams.ingest.Ingestor.call)
         self.out = outputs
+        self.metrics = metrics or WorkerMetrics()
         self.sealer = Sealer(settings.seal_key_file)
         self.categories = {"unmarked": settings.retention_days, **settings.retention_categories}
         self.periods = camera_index.Periods(
@@ -198,6 +201,7 @@ class Indexer:
             event, stored.camera_id, [stored.recording_id], lambda i: camera_index.on_stored(i, stored, part, p, self.now())
         )
         if update is not None:
+            self.metrics.latency.labels("indexed").observe(max(0.0, (utcnow() - stored.stored_at).total_seconds()))
             await self._hold_if_marked(stored.recording_id, stored.key)
 
     async def _on_quarantined(self, event: EventT, q: QuarantinedSegment) -> None:
@@ -222,8 +226,11 @@ class Indexer:
             await self._retention_check(partition)
 
     async def _status_check(self, event: EventT, partition: int) -> None:
+        live = 0
         for key, raw in list(self.cameras.items()):
             current = camera_index.CameraIndex.model_validate_json(raw)
+            if current.status is not None and current.status.live and current.partition in self._owned():
+                live += 1
             if current.partition != partition or current.status is None:
                 continue
             wanted = [current.status.current_recording] if current.status.current_recording else []
@@ -239,6 +246,7 @@ class Indexer:
             update.index.recordings = {}
             self.cameras[key] = update.index.to_json()
             await self._publish(update)
+        self.metrics.live_cameras.set(live)
 
     # --- seals ------------------------------------------------------------------------------------
     async def _seal_if_closed(self, summary: RecordingSummary) -> RecordingSummary:
@@ -279,6 +287,7 @@ class Indexer:
         if command.days:
             detail["days"] = command.days
         kind = {"mark": "marked", "release": "released", "extend": "extended"}[command.action.value]
+        self.metrics.evidence.labels(command.action.value).inc()
         await self._custody(CustodyEvent(
             event_id=f"command-{command.command_id}", kind=kind, recording_id=command.recording_id,
             camera_id=command.camera_id, actor=command.by, reason=command.reason, detail=detail, at=command.at,
@@ -358,6 +367,8 @@ class Indexer:
                 "updated_at": now,
             })
         self._save_entry(entry.model_copy(update={"summary": tombstone, "deletion": None}))
+        self.metrics.deletions.inc()
+        self.metrics.deleted_bytes.inc(deletion.bytes)
         await self.out.deletions.send(key=summary.camera_id.encode(), value=deletion.to_json())
         await self.out.summaries.send(key=summary.recording_id.encode(), value=tombstone.to_json())
         await self._custody(CustodyEvent(

@@ -40,6 +40,7 @@ from schemas.records import (
     StoredSegment,
     utcnow,
 )
+from streams.metrics import WorkerMetrics
 from streams.decisions import Action, Decision, Limits, Observed, RecordingState, decide, is_mpegts
 from streams.objectstore import (
     META_CHAIN,
@@ -86,12 +87,14 @@ class Ingestor:
         executor: Executor,
         limits: Limits,
         on_storage_trouble: Callable[[Alert], None] | None = None,
+        metrics: WorkerMetrics | None = None,
         max_backoff: float = 5.0,
     ) -> None:
         self.store = store
         self.executor = executor
         self.limits = limits
         self.on_storage_trouble = on_storage_trouble
+        self.metrics = metrics
         # Retries never give up (footage waits, it is not dropped); the cap bounds
         # how long after storage returns the waiting calls notice it.
         self.max_backoff = max_backoff
@@ -119,6 +122,9 @@ class Ingestor:
         return result  # type: ignore[possibly-undefined]
 
     def _storage_failed(self, name: str, retry_state: RetryCallState) -> None:
+        if self.metrics is not None:
+            self.metrics.storage_errors.inc()
+            self.metrics.storage_retries.inc()
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         self._last_failure = time.monotonic()
         log.warning(

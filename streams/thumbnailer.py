@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -19,6 +20,7 @@ from datetime import datetime
 from schemas.layout import thumbnail_key
 from schemas.records import Alert, Severity, Thumbnail, utcnow
 from streams import thumbnails
+from streams.metrics import WorkerMetrics
 from streams.objectstore import META_SHA256, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -50,26 +52,30 @@ class Thumbnailer:
         call: Callable[..., Awaitable[object]],
         width: int = 320,
         quality: int = 80,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.call = call  # the ingest's retried storage call: a thumbnail waits out an S3 outage too
         self.width = width
         self.quality = quality
+        self.metrics = metrics
 
     async def make(self, ref: SegmentRef, data: bytes) -> ThumbnailOutcome:
         return await self.save(ref, await self.cut(data))
 
-    async def cut(self, data: bytes) -> thumbnails.Thumbnail | thumbnails.ThumbnailError:
+    async def cut(self, data: bytes) -> Cut:
         """The JPEG, or why there is none; never raises for a bad segment (it is started
         beside the segment's storage, and must not fail that)."""
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self.executor, thumbnails.first_keyframe_jpeg, data, self.width, self.quality)
-        except thumbnails.ThumbnailError as exc:
-            return exc
+        return await loop.run_in_executor(self.executor, _timed_cut, data, self.width, self.quality)
 
-    async def save(self, ref: SegmentRef, picture: thumbnails.Thumbnail | thumbnails.ThumbnailError) -> ThumbnailOutcome:
+    async def save(self, ref: SegmentRef, cut: Cut) -> ThumbnailOutcome:
+        """Store and announce the cut of a segment that was stored (only those are counted)."""
+        picture = cut.picture
+        if self.metrics is not None:
+            self.metrics.thumbnail_seconds.observe(cut.seconds)
+            self.metrics.thumbnails.labels("undecodable" if isinstance(picture, thumbnails.ThumbnailError) else "ok").inc()
         if isinstance(picture, thumbnails.ThumbnailError):
             log.warning("no thumbnail for %s/%d: %s", ref.recording_id, ref.sequence, picture)
             return ThumbnailOutcome(alert=undecodable_alert(ref, str(picture)))
@@ -97,6 +103,22 @@ class Thumbnailer:
                 created_at=utcnow(),
             )
         )
+
+
+@dataclass(frozen=True)
+class Cut:
+    picture: thumbnails.Thumbnail | thumbnails.ThumbnailError
+    seconds: float  # what cutting it cost in its thread
+
+
+def _timed_cut(data: bytes, width: int, quality: int) -> Cut:
+    """Cut in a worker thread, timed there: the time the picture cost, not the time it queued."""
+    started = time.perf_counter()
+    try:
+        picture: thumbnails.Thumbnail | thumbnails.ThumbnailError = thumbnails.first_keyframe_jpeg(data, width, quality)
+    except thumbnails.ThumbnailError as exc:
+        picture = exc
+    return Cut(picture, time.perf_counter() - started)
 
 
 def undecodable_alert(ref: SegmentRef, why: str) -> Alert:

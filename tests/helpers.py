@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from bwv.cameras import enroll
 from bwv.settings import Settings
-from bwv.stack import Child, start_worker
+from bwv.stack import Child, free_port, start_worker
 from consumers.topic_reader import read_topic
 
 T = TypeVar("T")
@@ -49,11 +49,19 @@ class WorkerProcess:
     """A real ``bwv worker`` process, with its log at hand for assertions."""
 
     child: Child
+    metrics_port: int = 0
 
     @classmethod
     def start(cls, base: Path, web_port: int, env: dict[str, str] | None = None) -> "WorkerProcess":
-        worker_env = {"BWV_WEB_PORT": str(web_port), "BWV_DATA_DIR": str(base / f"data-{web_port}"), **(env or {})}
-        return cls(start_worker(worker_env, base / f"worker-{web_port}.log"))
+        # Each worker its own metrics port: several run on this one host.
+        metrics_port = free_port()
+        worker_env = {
+            "BWV_WEB_PORT": str(web_port),
+            "BWV_DATA_DIR": str(base / f"data-{web_port}"),
+            "BWV_METRICS_PORT": str(metrics_port),
+            **(env or {}),
+        }
+        return cls(start_worker(worker_env, base / f"worker-{web_port}.log"), int(worker_env["BWV_METRICS_PORT"]))
 
     @property
     def proc(self) -> subprocess.Popen[bytes]:

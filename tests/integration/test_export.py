@@ -224,3 +224,13 @@ def test_the_readme_script_checks_a_bundle_without_bwv(bundle: Path, settings: S
     edit_time(files)
     bad = subprocess.run([sys.executable, str(script), str(write(files, tmp_path / "t.zip")), key], capture_output=True, text=True)
     assert bad.returncode != 0 and "chain broken" in bad.stderr
+
+
+def test_export_by_camera_and_time_window(sealed: dict[str, object], tmp_path: Path) -> None:
+    out = tmp_path / "window.zip"
+    result = bwv("export", "--camera", "exp-cam", "--since", "2020-01-01", "--out", str(out), "--by", "sgt-7", "--reason", "window")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(read(out)["manifest.json"])
+    assert [r["recording_id"] for r in manifest["recordings"]] == [sealed["recording"]]
+    refused = bwv("export", "--since", "2020-01-01", "--out", str(out), "--by", "x", "--reason", "y")
+    assert refused.returncode == 2 and "--camera" in refused.stderr and "Traceback" not in refused.stderr

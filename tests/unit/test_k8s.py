@@ -116,6 +116,18 @@ def test_kafka_topics_agree_with_the_topic_table(rendered: dict[str, list[Doc]],
 
 
 @pytest.mark.parametrize("layer", LAYERS)
+def test_replication_fits_the_brokers(rendered: dict[str, list[Doc]], layer: str) -> None:
+    """Declared topics and the workers' own (Faust changelogs) get the same replicas, at most one per broker."""
+    docs = rendered[layer]
+    brokers = sum(p["spec"]["replicas"] for p in of_kind(docs, "KafkaNodePool") if "broker" in p["spec"]["roles"])
+    factor = int(config(docs)["BWV_TOPIC_REPLICATION_FACTOR"])
+    assert {t["spec"]["replicas"] for t in of_kind(docs, "KafkaTopic")} == {factor}
+    assert factor <= brokers
+    (kafka,) = of_kind(docs, "Kafka")
+    assert int(kafka["spec"]["kafka"]["config"]["min.insync.replicas"]) <= max(1, factor - 1)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
 def test_autoscaling_ceiling_is_the_partition_count_of_the_segments(rendered: dict[str, list[Doc]], layer: str) -> None:
     docs = rendered[layer]
     settings = config(docs)

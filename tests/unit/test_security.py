@@ -25,6 +25,16 @@ from bwv.settings import Settings
 from producers.publisher import producer_config
 
 
+@pytest.fixture(autouse=True)
+def _no_security_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests say every security setting themselves; a developer's exports must not leak in."""
+    for name in ("PROTOCOL", "MECHANISM", "USERNAME", "PASSWORD", "CA_FILE"):
+        for variable in (f"BWV_KAFKA_SECURITY_{name}", f"BWV_KAFKA_SASL_{name}", f"BWV_KAFKA_{name}"):
+            monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("BWV_S3_CA_FILE", raising=False)
+    monkeypatch.delenv("BWV_S3_ENDPOINT", raising=False)
+
+
 @pytest.fixture(scope="module")
 def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A self-signed CA certificate (PEM), as Strimzi's <cluster>-cluster-ca-cert holds."""

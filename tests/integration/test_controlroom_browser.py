@@ -1,0 +1,266 @@
+"""The control room in a real browser: headless Debian Chromium driven by Playwright.
+
+Four real-time cameras record a 60 s file; an operator logs in and watches the
+wall update, sees a camera that stops raise an alert (and acknowledges it),
+plays a recording (video and audio), marks it as evidence; a viewer is refused
+by the server, and a stranger gets nothing but the login page.
+
+``BWV_UPDATE_SCREENSHOT=1`` also writes the wall to docs/control-room.png.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bwv.settings import Settings
+from producers.testsrc import write_test_file
+from tests.helpers import WorkerProcess, enroll_cameras
+from tests.integration.controlroom_support import SUPERVISOR, VIEWER, ControlRoom, start_control_room
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium (.ci/run installs it)"),
+]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+CAMERAS = [f"wall-cam-{i}" for i in range(1, 5)]
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "control-room.png"
+MS = 1000
+
+
+def _start_camera(camera: str, source: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bwv", "camera", "--source", str(source), "--realtime", "--quiet",
+         "--camera-id", camera, "--officer", f"officer-{camera[-1]}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def room(settings: Settings, worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlRoom]:
+    control_room = start_control_room(tmp_path_factory.mktemp("browser-control-room"))
+    try:
+        yield control_room
+    finally:
+        control_room.stop()
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60 s of H.264 + AAC: the cameras stay live for the whole module."""
+    path = tmp_path_factory.mktemp("browser-media") / "long.mp4"
+    write_test_file(path, 60.0, width=320, height=240, fps=25, gop_seconds=1.0, audio=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fleet(settings: Settings, room: ControlRoom, long_video: Path) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    enroll_cameras(settings, *CAMERAS)
+    cameras = {camera: _start_camera(camera, long_video) for camera in CAMERAS}
+    try:
+        yield cameras
+    finally:
+        for proc in cameras.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in cameras.values():
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _login(browser: object, room: ControlRoom, who: tuple[str, str, str], path: str = "/"):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=room.url)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(20 * MS)
+    page.goto(room.url + path)
+    page.fill("#name", who[0])
+    page.fill("#password", who[2])
+    page.click("#login-button")
+    page.wait_for_url(f"{room.url}{path}")
+    return page
+
+
+@pytest.fixture(scope="module")
+def supervisor(browser: object, room: ControlRoom):  # type: ignore[no-untyped-def]
+    page = _login(browser, room, SUPERVISOR)
+    yield page
+    page.context.close()
+
+
+def _thumbnails(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return page.evaluate(
+        """cameras => Object.fromEntries(cameras.map(c => {
+            const img = document.querySelector(`.tile[data-camera="${c}"] img`);
+            return [c, img ? img.dataset.thumbnail || "" : ""];
+        }))""",
+        CAMERAS,
+    )
+
+
+def test_a_stranger_gets_only_the_login_page(browser: object, room: ControlRoom) -> None:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(room.url + "/recordings")
+    assert "/login" in page.url and page.locator("#password").is_visible()
+    for path in ("/api/state", "/events", "/api/recordings", "/media/recordings/x/video.mp4"):
+        response = context.request.get(room.url + path)
+        assert response.status == 401, path
+    page.fill("#name", SUPERVISOR[0])
+    page.fill("#password", "not the password")
+    page.click("#login-button")
+    assert page.locator("#login-error").inner_text() == "Wrong name or password."
+    context.close()
+
+
+def test_the_wall_shows_every_camera_and_updates_its_thumbnail(supervisor, fleet: dict[str, subprocess.Popen[str]]) -> None:  # type: ignore[no-untyped-def]
+    page = supervisor
+    page.fill("#search", "wall-cam")
+    page.wait_for_function(
+        "cs => cs.every(c => { const i = document.querySelector(`.tile[data-camera='${c}'] img`); return i && i.dataset.thumbnail; })",
+        arg=CAMERAS, timeout=40 * MS,
+    )
+    first = _thumbnails(page)
+    # New segments arrive every 2 s: each tile's picture changes, pushed by the server (no reload).
+    page.wait_for_function(
+        "([cs, before]) => cs.every(c => document.querySelector(`.tile[data-camera='${c}'] img`).dataset.thumbnail !== before[c])",
+        arg=[CAMERAS, first], timeout=20 * MS,
+    )
+    assert page.locator(".tile").count() == 4
+    tile = page.locator(".tile[data-camera='wall-cam-2']")
+    assert tile.get_attribute("data-state") == "recording"
+    assert tile.locator(".tile-officer").inner_text() == "officer-2"
+    assert tile.locator(".state-badge").inner_text() == "● REC" and tile.locator(".live").inner_text() == "LIVE"
+    assert tile.locator(".delay").inner_text().endswith(" s")
+    page.wait_for_function("() => [...document.querySelectorAll('.tile img')].every(i => i.complete && i.naturalWidth > 0)")
+    # Filters and search.
+    page.click("[data-filter='silent']")
+    assert page.locator(".tile").count() == 0
+    page.click("[data-filter='recording']")
+    assert page.locator(".tile").count() == 4
+    page.fill("#search", "officer-3")
+    assert [t.get_attribute("data-camera") for t in page.locator(".tile").all()] == ["wall-cam-3"]
+    page.click("[data-filter='all']")
+    page.fill("#search", "wall-cam")
+    if os.environ.get("BWV_UPDATE_SCREENSHOT"):
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(DOCS_SCREENSHOT))
+
+
+def test_a_camera_that_stops_raises_an_alert_which_is_acknowledged_then_cleared(
+    supervisor, fleet: dict[str, subprocess.Popen[str]], long_video: Path  # type: ignore[no-untyped-def]
+) -> None:
+    page = supervisor
+    page.fill("#search", "wall-cam")
+    fleet["wall-cam-4"].send_signal(signal.SIGKILL)  # gone without an end marker: the recording stays open
+    fleet["wall-cam-4"].communicate()
+    alert = page.locator("li.alert[data-kind='camera_silent'][data-camera='wall-cam-4']")
+    alert.wait_for(timeout=30 * MS)
+    tile = page.locator(".tile[data-camera='wall-cam-4']")
+    page.wait_for_function("() => document.querySelector(\".tile[data-camera='wall-cam-4']\").dataset.state === 'silent'")
+    assert "alerting" in tile.get_attribute("class") and tile.get_attribute("data-live") == "false"
+    assert "camera_silent" in tile.locator(".tile-alert").inner_text()
+    assert alert.get_attribute("class").startswith("alert sev-")
+    alert.locator(".ack-button").click()
+    alert.locator(".ack-by").wait_for()
+    assert alert.locator(".ack-by").inner_text() == "✓ acknowledged by sup-ann"
+    # The camera comes back: the alert is cleared, fades out and leaves the panel.
+    fleet["wall-cam-4"] = _start_camera("wall-cam-4", long_video)
+    alert.wait_for(state="detached", timeout=40 * MS)
+    page.wait_for_function("() => !document.querySelector(\".tile[data-camera='wall-cam-4']\").classList.contains('alerting')")
+
+
+def _open_recording(page, camera: str) -> str:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.fill("#search", camera)
+    page.wait_for_function(
+        "c => { const a = document.querySelector(`.tile[data-camera='${c}'] a.thumb`); return a && a.getAttribute('href') !== '#'; }",
+        arg=camera,
+    )
+    page.locator(f".tile[data-camera='{camera}'] a.thumb").click()
+    page.wait_for_url("**/recordings/**")
+    page.locator("#facts dd").first.wait_for()
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_open_a_recording_verify_it_and_play_it_with_sound(supervisor, fleet: dict[str, subprocess.Popen[str]]) -> None:  # type: ignore[no-untyped-def]
+    page = supervisor
+    _open_recording(page, "wall-cam-1")
+    assert page.locator("[data-fact='Camera']").inner_text() == "wall-cam-1"
+    page.locator("#integrity.integrity-ok").wait_for(timeout=30 * MS)
+    assert page.locator("#integrity").inner_text().startswith("✓ Verified")
+    page.locator("#strip figure").first.click()  # a click on the first thumbnail plays from there
+    page.wait_for_function(
+        "() => { const v = document.getElementById('player'); return !v.paused && v.readyState >= 3 && v.currentTime > 0.5; }",
+        timeout=30 * MS,
+    )
+    duration, width, audio_bytes = page.evaluate(
+        "() => { const v = document.getElementById('player'); return [v.duration, v.videoWidth, v.webkitAudioDecodedByteCount]; }"
+    )
+    assert duration > 2 and width == 320
+    assert audio_bytes > 0  # the AAC track plays too
+
+
+def test_a_viewer_cannot_mark_or_export_the_server_refuses(browser: object, room: ControlRoom, fleet: dict[str, subprocess.Popen[str]]) -> None:
+    page = _login(browser, room, VIEWER)
+    try:
+        _open_recording(page, "wall-cam-2")
+        assert page.locator("#mark-button").is_disabled() and page.locator("#export-button").is_disabled()
+        assert "supervisors" in page.locator("#viewer-note").inner_text()
+        # Not just a disabled button: the server refuses the request itself.
+        statuses = page.evaluate(
+            """async () => {
+                const id = document.getElementById('recording').dataset.recordingId;
+                const post = (url, body) => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+                return [
+                    (await post(`/api/recordings/${id}/mark`, {reason: 'r', category: 'evidential'})).status,
+                    (await post(`/api/recordings/${id}/release`, {reason: 'r'})).status,
+                    (await post(`/api/recordings/${id}/export`, {})).status,
+                    (await post('/api/alerts/ack', {dedup_key: 'k', at: 't'})).status,
+                ];
+            }"""
+        )
+        assert statuses == [403, 403, 403, 403]
+        assert page.locator("li.alert .ack-button").count() == 0
+    finally:
+        page.context.close()
+
+
+def test_mark_as_evidence_then_release_from_the_recording_page(supervisor, fleet: dict[str, subprocess.Popen[str]]) -> None:  # type: ignore[no-untyped-def]
+    page = supervisor
+    _open_recording(page, "wall-cam-3")
+    assert page.locator("#export-button").is_disabled()  # export is another issue: not offered yet
+    page.select_option("#mark-category", "evidential")
+    page.fill("#mark-reason", "complaint 2026/118")
+    page.click("#mark-button")
+    page.wait_for_function("() => document.getElementById('action-result').textContent.startsWith('Marked as evidence')", timeout=40 * MS)
+    assert page.locator("#rec-hold").is_visible()
+    assert page.locator("[data-fact='Legal hold']").inner_text() == "on"
+    assert page.locator("[data-fact='Marked by']").inner_text() == "sup-ann"
+    assert page.locator("[data-fact='Expires']").inner_text() == "kept until released"
+    page.fill("#release-reason", "complaint withdrawn")
+    page.click("#release-button")
+    page.wait_for_function("() => document.getElementById('action-result').textContent.startsWith('Released')", timeout=40 * MS)
+    assert not page.locator("#rec-hold").is_visible()
+    assert page.locator("[data-fact='Category']").inner_text() == "unmarked"
