@@ -87,6 +87,7 @@ def camera(
     fps: Annotated[int, typer.Option(help="testsrc frames per second")] = 15,
     bitrate: Annotated[int, typer.Option(help="testsrc bits per second")] = 800_000,
     quiet: Annotated[bool, typer.Option(help="No per-segment progress")] = False,
+    walk_from: Annotated[Optional[str], typer.Option(help="Simulate a foot patrol from LAT,LON: each segment carries a location")] = None,
     metrics_port: Annotated[int, typer.Option(help="Serve Prometheus metrics (spool depth, segments published) on this port; 0: off", min=0, max=65535)] = 0,
 ) -> None:
     """Publish one recording; prints its recording id."""
@@ -101,6 +102,15 @@ def camera(
         raise CliError(f"no such file: {source}")
     _raise_sigterm_as_interrupt()
     identity = _identity(CameraIdentity, camera_id, officer, recording_id or new_recording_id(camera_id))
+    walk = None
+    if walk_from is not None:
+        from producers.route import Walk, parse_start
+
+        try:
+            lat, lon = parse_start(walk_from)
+        except ValueError as exc:
+            raise CliError(f"--walk-from: {exc}") from None
+        walk = Walk(lat, lon, seed=sum(camera_id.encode()))
     # The spool's own status lines say when the broker is away; kafka-python's
     # per-connection-attempt errors would only bury them.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
@@ -138,6 +148,7 @@ def camera(
             realtime=realtime,
             testsrc=TestsrcOptions(width=width, height=height, fps=fps, bitrate=bitrate, label=camera_id),
             on_segment=progress,
+            walk=walk,
         )
     finally:
         publisher.close()  # whatever was not acknowledged stays in the spool

@@ -57,6 +57,8 @@ def run_local(settings: Settings, *, cameras: int, log_dir: Path, console: Conso
                     "camera", "--source", "testsrc", "--realtime", "--quiet",
                     "--camera-id", f"cam-{i:03d}", "--officer", f"officer-{i:03d}",
                     "--bitrate", str(CAMERA_BITRATE),
+                    # Foot patrols around central London, a few hundred metres apart.
+                    "--walk-from", f"{51.5072 + 0.004 * (i % 3)},{-0.1276 + 0.006 * (i // 3)}",
                 ),
                 log_path=log_dir / f"cam-{i:03d}.log",
             )

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta, timezone
 
 from producers.errors import SpoolFull
 from producers.publisher import SegmentPublisher
+from producers.route import Walk, at_offset
 from producers.segmenter import Segment, segment_source
 from producers.testsrc import TestsrcOptions
-from schemas.records import RecordingEnd, SegmentHeader, utcnow
+from schemas.records import Location, RecordingEnd, SegmentHeader, utcnow
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ def new_recording_id(camera_id: str, now: datetime | None = None) -> str:
     return f"{camera_id}-{stamp}-{secrets.token_hex(3)}"
 
 
-def build_header(identity: CameraIdentity, segment: Segment, started_at: datetime) -> SegmentHeader:
+def build_header(
+    identity: CameraIdentity, segment: Segment, started_at: datetime, location: Location | None = None
+) -> SegmentHeader:
     start = started_at + timedelta(seconds=segment.start)
     return SegmentHeader(
         camera_id=identity.camera_id,
@@ -58,6 +61,7 @@ def build_header(identity: CameraIdentity, segment: Segment, started_at: datetim
         fps=segment.fps,
         byte_size=len(segment.data),
         sha256=hashlib.sha256(segment.data).hexdigest(),
+        location=location,
     )
 
 
@@ -81,6 +85,7 @@ def record(
     realtime: bool = False,
     testsrc: TestsrcOptions | None = None,
     on_segment: Callable[[SegmentHeader], None] | None = None,
+    walk: Walk | None = None,
 ) -> RecordingResult:
     """Publish one recording and its end marker; returns what was sent.
 
@@ -98,7 +103,8 @@ def record(
     refused: SpoolFull | None = None
     try:
         for segment in segments:
-            header = build_header(identity, segment, started_at)
+            where = at_offset(walk, started_at, segment.start) if walk else None
+            header = build_header(identity, segment, started_at, where)
             publisher.publish(header, segment.data)
             if realtime and not publisher.spooled:
                 # Spooled, the segment is already safe on disk; waiting for the broker

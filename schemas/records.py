@@ -56,6 +56,16 @@ class Record(BaseModel):
         return cls.model_validate_json(data)
 
 
+class Location(BaseModel):
+    """Where the camera was: WGS84 degrees, accuracy radius in metres, when it was measured."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=100_000, description="Radius of 68% confidence, metres")
+    at: UtcTime
+
+
 class SegmentHeader(Record):
     """Metadata of one video segment; travels in a Kafka header beside the raw bytes."""
 
@@ -72,6 +82,9 @@ class SegmentHeader(Record):
     byte_size: int = Field(ge=1, description="Length of the segment bytes")
     sha256: Sha256Hex = Field(description="SHA-256 of the segment bytes, computed by the camera")
     container: str = Field("mpegts", max_length=32, description="Container of the segment bytes")
+    location: Location | None = Field(
+        None, description="Optional: where the camera was during the segment (covered by the camera's signature)"
+    )
 
 
 class RecordingEnd(Record):
@@ -101,6 +114,7 @@ class StoredSegment(Record):
     chain: Sha256Hex = Field(description="Chain value after this segment")
     bucket: str
     key: str
+    location: Location | None = None
     stored_at: UtcTime
 
 
@@ -208,6 +222,7 @@ class CameraStatus(Record):
     last_stored_at: UtcTime | None = None
     ingest_delay_seconds: float | None = Field(None, description="Capture end to stored, for the last segment")
     latest_thumbnail: str | None = None
+    location: Location | None = Field(None, description="Where the camera was at its last segment, if it says")
     updated_at: UtcTime = Field(default_factory=utcnow)
 
 

@@ -157,6 +157,7 @@ def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Peri
         last_stored_at=stored.stored_at,
         ingest_delay_seconds=round((stored.stored_at - stored.capture_end).total_seconds(), 3),
         latest_thumbnail=previous.latest_thumbnail if previous else None,
+        location=stored.location or (previous.location if previous else None),
         updated_at=now,
     )
     update.status = index.status

@@ -256,7 +256,7 @@ def test_mark_as_evidence_then_release_from_the_recording_page(supervisor, fleet
     page.click("#mark-button")
     page.wait_for_function("() => document.getElementById('action-result').textContent.startsWith('Marked as evidence')", timeout=40 * MS)
     assert page.locator("#rec-hold").is_visible()
-    assert page.locator("[data-fact='Legal hold']").inner_text() == "on"
+    assert page.locator("[data-fact='Legal hold']").text_content() == "on"
     assert page.locator("[data-fact='Marked by']").inner_text() == "sup-ann"
     assert page.locator("[data-fact='Expires']").inner_text() == "kept until released"
     page.fill("#release-reason", "complaint withdrawn")
