@@ -1,38 +1,49 @@
-"""One worker's ingest throughput on the local stack: segments/s, MB/s, CPU s/GB.
+"""Pipeline throughput and latency: N simulated cameras flood one worker.
 
-Pre-encoded realistic segments (1080p H.264 at ~4 Mbit/s, 2 s) are published by
-several cameras as fast as possible; the clock runs from the first publish to the
-last stored-segment record. Worker CPU is read from /proc, so it is the worker's
-own cost, not the publisher's or the S3 endpoint's.
+Pre-encoded realistic segments (1080p25 H.264 at ~4 Mbit/s with audio, 2 s,
+signed by enrolled cameras) are published as fast as the producer takes them.
+For each thumbnail setting (BWV_THUMBNAILS=inline|agent|off) a fresh stack and
+worker; the raw loop (bench/raw.py) runs on its own fresh stack in the same run,
+and the pipeline's throughput is reported as a fraction of it.
 
-    python -m bench.ingest [--cameras 8] [--segments 25] [--json bench/results/ingest.json]
+Figures per phase:
+* segments/s and MB/s from the first publish to the last segment stored (and,
+  with thumbnails on, thumbnailed): the worker drains a backlog, as after an outage;
+* worker CPU seconds per GB (from /proc: the worker's own cost), and moto's and
+  Tansu's, to see where the machine's two cores went;
+* latency percentiles from publish to stored (``stored_at`` of
+  bwv.segments.stored), to thumbnail (``created_at`` of bwv.thumbnails) and to
+  indexed (``updated_at`` of the first bwv.recordings summary that includes the
+  segment). Under a flood these measure queueing (a segment waits behind the
+  backlog); ``python -m bench realtime`` measures latency at a sustainable load.
+
+    python -m bench ingest [--cameras 8] [--segments 25] [--modes inline,agent,off]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import tempfile
-import time
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
-from bwv.cameras import enroll
-from bwv.settings import Settings
-from bwv.stack import LocalStack, free_port, start_worker
-from consumers.topic_reader import read_topic
-from producers.camera import CameraIdentity, build_header
-from producers.publisher import SegmentPublisher
-from producers.segmenter import Segment, segment_source
-from producers.testsrc import write_test_file
-from schemas.topics import SEGMENTS_STORED
-from streams.admin import init_all
+from bench.common import (
+    BenchSegment,
+    BenchStack,
+    Collector,
+    Fleet,
+    Latency,
+    bench_stack,
+    cpu_seconds,
+    spread_cameras,
+    table,
+)
+
+MODES = ("inline", "agent", "off")
 
 
-@dataclass
-class IngestFigures:
+@dataclass(frozen=True)
+class PipelineFigures:
+    mode: str
+    workers: int
     segments: int
     megabytes: float
     seconds: float
@@ -40,87 +51,81 @@ class IngestFigures:
     megabytes_per_second: float
     worker_cpu_seconds: float
     worker_cpu_seconds_per_gb: float
+    s3_cpu_seconds_per_gb: float
+    broker_cpu_seconds_per_gb: float
+    latency_stored: Latency
+    latency_thumbnail: Latency
+    latency_indexed: Latency
+    complete: bool
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def flood_and_measure(bs: BenchStack, ids: list[str], segments: list[BenchSegment], per_camera: int,
+                      mode: str, timeout: float) -> PipelineFigures:
+    """Flood the running worker(s) of ``bs`` and measure until everything is stored, thumbnailed, indexed."""
+    collector = Collector(bs.settings)
+    collector.start()
+    collector.ready.wait(30)
+    fleet = Fleet(bs.settings, ids, segments)
+    pids = [w.proc.pid for w in bs.workers]
+    before = {pid: cpu_seconds(pid) for pid in (*pids, bs.s3_pid, bs.broker_pid)}
+    try:
+        fleet.flood(per_camera)
+        keys = list(fleet.published)
+        complete = collector.wait(keys, timeout, thumbnails=mode != "off", indexed=True)
+        used = {pid: cpu_seconds(pid) - before[pid] for pid in before}
+    finally:
+        fleet.close()
+        collector.stop()
+    stored = [k for k in keys if k in collector.stored]
+    t0 = min(fleet.published.values())
+    ends = [collector.stored[k] for k in stored]
+    if mode != "off":
+        ends += [collector.thumbnails[k] for k in stored if k in collector.thumbnails]
+    seconds = max(ends) - t0 if ends else float("nan")
+    mb = sum(fleet.sizes[k] for k in stored) / 1e6
+    gb = mb / 1000 or float("nan")
+    worker_cpu = sum(used[pid] for pid in pids)
+
+    def lat(done: dict[tuple[str, int], float]) -> Latency:
+        return Latency.of([done[k] - fleet.published[k] for k in keys if k in done])
+
+    return PipelineFigures(
+        mode, len(pids), len(stored), round(mb, 1), round(seconds, 2), round(len(stored) / seconds, 1),
+        round(mb / seconds, 1), round(worker_cpu, 2), round(worker_cpu / gb, 2), round(used[bs.s3_pid] / gb, 2),
+        round(used[bs.broker_pid] / gb, 2), lat(collector.stored), lat(collector.thumbnails), lat(collector.indexed),
+        complete,
+    )
 
 
-def realistic_segments(workdir: Path, seconds: float) -> list[Segment]:
-    source = workdir / "1080p.mp4"
-    write_test_file(source, seconds, width=1920, height=1080, fps=25, gop_seconds=2.0, audio=True, bitrate=4_000_000)
-    return list(segment_source(str(source), 2.0))
+def run_phase(segments: list[BenchSegment], cameras: int, per_camera: int, partitions: int, mode: str,
+              timeout: float = 150.0) -> PipelineFigures:
+    ids = spread_cameras("bench-cam", cameras, partitions)
+    with bench_stack(ids, {"BWV_SEGMENT_PARTITIONS": str(partitions)}) as bs:
+        bs.start_worker(thumbnails=mode)
+        return flood_and_measure(bs, ids, segments, per_camera, mode, timeout)
 
 
-def camera_name(index: int) -> str:
-    return f"bench-cam-{index:03d}"
-
-
-def run(cameras: int, segments_per_camera: int, partitions: int) -> IngestFigures:
-    with tempfile.TemporaryDirectory(prefix="bwv-bench-") as tmp:
-        workdir = Path(tmp)
-        segments = realistic_segments(workdir, 2.0 * min(segments_per_camera, 10))
-        stack = LocalStack.start(workdir / "logs")
-        try:
-            os.environ.update({**stack.env(), "BWV_SEGMENT_PARTITIONS": str(partitions),
-                               "BWV_REBALANCE_TIMEOUT": "5", "BWV_SESSION_TIMEOUT": "5", "BWV_LOG_LEVEL": "warn",
-                               "BWV_CAMERA_KEYS_DIR": str(workdir / "keys")})
-            settings = Settings()
-            init_all(settings)
-            for c in range(cameras):
-                enroll(settings, camera_name(c))
-            worker = start_worker(
-                {"BWV_WEB_PORT": str(free_port()), "BWV_DATA_DIR": str(workdir / "data"), "BWV_LOG_LEVEL": "info"},
-                workdir / "logs" / "worker.log",
-            )
-            stack.children.append(worker)
-            return _measure(settings, worker.proc.pid, segments, cameras, segments_per_camera)
-        finally:
-            stack.stop()
-
-
-def _measure(settings: Settings, pid: int, segments: list[Segment], cameras: int, per_camera: int) -> IngestFigures:
-    publisher = SegmentPublisher(settings)
-    start = datetime.now(timezone.utc)
-    total = cameras * per_camera
-    sent_bytes = 0
-    cpu_before = cpu_seconds(pid)
-    t0 = time.monotonic()
-    for i in range(per_camera):
-        segment = segments[i % len(segments)]
-        for c in range(cameras):
-            identity = CameraIdentity(camera_name(c), f"officer-{c:03d}", f"bench-rec-{c:03d}")
-            indexed = Segment(i, segment.data, i * 2.0, segment.duration, segment.codec, segment.width, segment.height, segment.fps)
-            publisher.publish(build_header(identity, indexed, start), segment.data)
-            sent_bytes += len(segment.data)
-    publisher.flush()
-    stored = 0
-    for _ in read_topic(settings, SEGMENTS_STORED, follow=True):
-        stored += 1
-        if stored >= total:
-            break
-    elapsed = time.monotonic() - t0
-    cpu = cpu_seconds(pid) - cpu_before
-    mb = sent_bytes / 1e6
-    return IngestFigures(total, round(mb, 1), round(elapsed, 2), round(total / elapsed, 1),
-                         round(mb / elapsed, 1), round(cpu, 2), round(cpu / (mb / 1000), 2))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cameras", type=int, default=8)
-    parser.add_argument("--segments", type=int, default=25, help="segments per camera")
-    parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--json", type=Path, default=Path("bench/results/ingest.json"))
-    args = parser.parse_args()
-    figures = run(args.cameras, args.segments, args.partitions)
-    for name, value in asdict(figures).items():
-        print(f"{name:28} {value}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(asdict(figures), indent=2))
-
-
-if __name__ == "__main__":
-    main()
+def report(raw: Any | None, phases: list[PipelineFigures]) -> str:
+    """The throughput table (with the ratio to the raw loop) and the latency table."""
+    rows: list[list[Any]] = []
+    if raw is not None:
+        rows.append(["raw loop (consume+SHA-256+PUT)", raw.segments, raw.segments_per_second, raw.megabytes_per_second,
+                     "100%", raw.cpu_seconds_per_gb, raw.s3_cpu_seconds_per_gb, raw.broker_cpu_seconds_per_gb])
+    for p in phases:
+        ratio = f"{100 * p.megabytes_per_second / raw.megabytes_per_second:.0f}%" if raw is not None else "–"
+        rows.append([f"pipeline, thumbnails {p.mode}" + ("" if p.complete else " (INCOMPLETE)"), p.segments,
+                     p.segments_per_second, p.megabytes_per_second, ratio, p.worker_cpu_seconds_per_gb,
+                     p.s3_cpu_seconds_per_gb, p.broker_cpu_seconds_per_gb])
+    out = table("Throughput, one worker (flood)",
+                ["what", "segments", "seg/s", "MB/s", "of raw", "CPU s/GB", "moto CPU s/GB", "Tansu CPU s/GB"], rows)
+    lat_rows: list[list[Any]] = []
+    if raw is not None:
+        l = raw.latency_stored  # noqa: E741
+        lat_rows.append(["raw loop", "stored", l.p50, l.p95, l.p99, l.max])
+    for p in phases:
+        for what, l in (("stored", p.latency_stored), ("thumbnail", p.latency_thumbnail), ("indexed", p.latency_indexed)):  # noqa: E741
+            if l.count:
+                lat_rows.append([f"thumbnails {p.mode}", what, l.p50, l.p95, l.p99, l.max])
+    out += table("Latency from publish under the flood, seconds (queueing behind the backlog)",
+                 ["run", "to", "p50", "p95", "p99", "max"], lat_rows)
+    return out

@@ -4,7 +4,10 @@ Segments are made once per run, in a temp dir, the way cameras make them: the
 synthetic camera's textured, panning picture (so the encoder spends a real
 bitrate) written by libx264 with a 2 s GOP, then cut by the project's segmenter.
 
-    python -m bench.thumbnails [--runs 50] [--json bench/results/thumbnails.json]
+    python -m bench thumbnails [--runs 50]
+
+Without the ``ffmpeg`` command (Debian: ``apt-get install -y ffmpeg``) its rows
+are left out and the ratio is not computed; everything else still runs.
 
 Tables printed:
 1. per segment, per method: wall median / p95 and CPU ms per thumbnail;
@@ -14,9 +17,7 @@ Tables printed:
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
 import platform
 import resource
@@ -57,6 +58,7 @@ SPECS = [
     SegmentSpec("720p h264", "h264", 1280, 720, 2_500_000),
     SegmentSpec("1080p hevc", "hevc", 1920, 1080, 3_000_000),  # only if the wheel has libx265
 ]
+TINY_SPECS = [SegmentSpec("180p h264", "h264", 320, 180, 400_000)]  # smoke test: seconds, not minutes
 
 
 @dataclass(frozen=True)
@@ -191,20 +193,20 @@ def segment_timings(info: SegmentInfo, runs: int, workdir: Path, ffmpeg: bool) -
 THREAD_SETTINGS = [("SLICE", 1), ("SLICE", 2), ("FRAME", 2), ("SLICE", 0)]  # 0 = FFmpeg picks (PyAV's default)
 
 
-def decoder_settings(data: bytes, runs: int) -> tuple[list[Timing], list[Throughput]]:
+def decoder_settings(data: bytes, runs: int, label_segment: str = "1080p h264") -> tuple[list[Timing], list[Throughput]]:
     """The decoder threading choices, alone and with two callers at once (one per core here)."""
     timings: list[Timing] = []
     rates: list[Throughput] = []
     for thread_type, count in THREAD_SETTINGS:
         label = f"{thread_type} x{count or 'auto'}"
         decode = lambda t=thread_type, c=count: thumbnails._first_keyframe(data, t, c)  # noqa: E731
-        timings.append(time_calls("1080p h264", f"decode {label}", decode, runs))
+        timings.append(time_calls(label_segment, f"decode {label}", decode, runs))
         rates.append(throughput(f"decode {label}", decode, callers=2, per_caller=max(5, runs // 2)))
     rates.append(throughput("first_keyframe_jpeg", lambda: first_keyframe_jpeg(data), 2, max(5, runs // 2)))
     return timings, rates
 
 
-def encoder_reuse(data: bytes, runs: int) -> list[Timing]:
+def encoder_reuse(data: bytes, runs: int, label_segment: str = "1080p h264") -> list[Timing]:
     """mjpeg encode of one 320 px frame: this thread's cached encoder vs a new one per call."""
     keyframe = thumbnails._first_keyframe(data)
     small = thumbnails._scale(keyframe.frame, WIDTH, 180)
@@ -221,7 +223,7 @@ def encoder_reuse(data: bytes, runs: int) -> list[Timing]:
     return [
         time_calls("320x180", "mjpeg reused", lambda: thumbnails._encode_jpeg(small, qscale), runs * 4),
         time_calls("320x180", "mjpeg new per call", fresh, runs * 4),
-        time_calls("1080p h264", "scale to 320x180", lambda: thumbnails._scale(keyframe.frame, WIDTH, 180), runs * 4),
+        time_calls(label_segment, "scale to 320x180", lambda: thumbnails._scale(keyframe.frame, WIDTH, 180), runs * 4),
     ]
 
 
@@ -236,7 +238,7 @@ def print_timings(title: str, rows: list[Timing]) -> None:
 
 
 def print_throughput(rows: list[Throughput]) -> None:
-    print("\nTwo callers at once (1080p h264)")
+    print("\nTwo callers at once (the first segment)")
     print(f"  {'setting':24} {'thumbs/s':>9} {'CPU ms/thumb':>13}")
     for r in rows:
         print(f"  {r.setting:24} {r.thumbnails_per_second:9.1f} {r.cpu_ms:13.2f}")
@@ -249,9 +251,33 @@ def ffmpeg_version() -> str | None:
     return out.splitlines()[0] if out else "unknown"
 
 
-def run(runs: int) -> dict[str, object]:
+def ratios(rows: list[Timing]) -> list[dict[str, object]]:
+    """Per segment: first_keyframe_jpeg against the ffmpeg command (wall median and CPU)."""
+    out = []
+    for segment in dict.fromkeys(r.segment for r in rows):
+        ours = next(r for r in rows if r.segment == segment and r.method == "first_keyframe_jpeg")
+        theirs = next((r for r in rows if r.segment == segment and r.method == "ffmpeg command"), None)
+        if theirs is None:
+            continue
+        out.append({"segment": segment, "first_keyframe_jpeg_ms": ours.median_ms, "ffmpeg_ms": theirs.median_ms,
+                    "speedup_wall": round(theirs.median_ms / ours.median_ms, 1),
+                    "speedup_cpu": round(theirs.cpu_ms / ours.cpu_ms, 1) if ours.cpu_ms else None})
+    return out
+
+
+def print_ratios(rows: list[dict[str, object]]) -> None:
+    if not rows:
+        return
+    print("\nfirst_keyframe_jpeg vs the ffmpeg command, per segment")
+    print(f"  {'segment':12} {'ours ms':>8} {'ffmpeg ms':>10} {'faster (wall)':>14} {'less CPU':>9}")
+    for r in rows:
+        print(f"  {r['segment']:12} {r['first_keyframe_jpeg_ms']:8.2f} {r['ffmpeg_ms']:10.2f} "
+              f"{r['speedup_wall']:13.1f}x {r['speedup_cpu'] or 0:8.1f}x")
+
+
+def run(runs: int, tiny: bool = False) -> dict[str, object]:
     ffmpeg = ffmpeg_version()
-    specs = [s for s in SPECS if s.codec != "hevc" or "libx265" in av.codecs_available]
+    specs = TINY_SPECS if tiny else [s for s in SPECS if s.codec != "hevc" or "libx265" in av.codecs_available]
     with tempfile.TemporaryDirectory(prefix="bwv-bench-thumbs-") as tmp:
         workdir = Path(tmp)
         infos = [make_segment(spec, workdir) for spec in specs]
@@ -263,12 +289,15 @@ def run(runs: int) -> dict[str, object]:
         per_segment = [t for i in infos for t in segment_timings(i, runs, workdir, ffmpeg is not None)]
         print_timings("Per thumbnail, one caller", per_segment)
         data = Path(infos[0].path).read_bytes()
-        decode_rows, rates = decoder_settings(data, runs)
+        decode_rows, rates = decoder_settings(data, runs, infos[0].name)
         print_timings("Decoder threading: open + decode first keyframe, one caller", decode_rows)
         print_throughput(rates)
-        encode_rows = encoder_reuse(data, runs)
+        encode_rows = encoder_reuse(data, runs, infos[0].name)
         print_timings("Scale and encode alone", encode_rows)
+        compared = ratios(per_segment)
+        print_ratios(compared)
     return {
+        "vs_ffmpeg": compared,
         "pyav": av.__version__, "cpus": os.cpu_count(), "machine": platform.machine(), "ffmpeg": ffmpeg,
         "segments": [asdict(i) for i in infos],
         "per_segment": [asdict(t) for t in per_segment],
@@ -278,18 +307,9 @@ def run(runs: int) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=50, help="timed runs per row (after one warm-up)")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/thumbnails.json"))
-    args = parser.parse_args()
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    figures = run(args.runs)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2))
-    print(f"\nwritten {args.json}")
-
-
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from bench.__main__ import main
+
+    main(["thumbnails", *sys.argv[1:]])

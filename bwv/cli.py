@@ -184,6 +184,7 @@ def verify(recording_id: Annotated[str, typer.Argument(help="Recording to check"
         recording_id,
         trusted_keys=published_keys(settings),
         expect_sealed=bool(summary and summary.sealed_segment_count is not None),
+        recording_open=bool(summary and summary.closed_reason is None),
     )
     if report.ok:
         out.print(report.summary(), highlight=False)

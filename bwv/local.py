@@ -46,7 +46,11 @@ def run_local(settings: Settings, *, cameras: int, log_dir: Path, console: Conso
         logins = create_demo_logins(settings.control_room_users)
         room_port = _port_or_free(settings.control_room_port)
         room = stack.spawn(
-            "control room", _bwv("control-room"), {"BWV_CONTROL_ROOM_PORT": str(room_port)}, log_dir / "control-room.log"
+            "control room",
+            _bwv("control-room"),
+            # Its own metrics port: the worker's (BWV_METRICS_PORT) is taken on this one machine.
+            {"BWV_CONTROL_ROOM_PORT": str(room_port), "BWV_METRICS_PORT": str(free_port())},
+            log_dir / "control-room.log",
         )
         room.url = f"http://{settings.control_room_host}:{room_port}"
         for i in range(1, cameras + 1):

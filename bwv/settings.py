@@ -260,6 +260,26 @@ class Settings(BaseSettings):
         description="Key that signs control-room session cookies; set the same on every replica "
         "(unset: a random key per process, so a restart logs everyone out)",
     )
+    control_room_cache_bytes: int = Field(
+        256 * MiB,
+        ge=0,
+        description="Segment bytes the control room keeps in memory for live viewers (LRU): "
+        "many browsers watching one camera cost one S3 GET per segment; 0 turns the cache off",
+    )
+    map_tile_url: str = Field(
+        "",
+        description="Map tile URL template for the control room's map, e.g. https://tile.example.org/{z}/{x}/{y}.png "
+        "(empty: a plain coordinate grid drawn in the browser, nothing fetched from the internet)",
+    )
+    map_tile_attribution: str = Field("", description="Attribution shown on the map for the tiles of BWV_MAP_TILE_URL")
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url_is_http(cls, value: str) -> str:
+        value = value.strip()
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError(f"must be an http(s) URL template like https://host/{{z}}/{{x}}/{{y}}.png, got {value!r}")
+        return value
 
     @field_validator("s3_endpoint")
     @classmethod

@@ -188,6 +188,7 @@ def _check_recording(archive: zipfile.ZipFile, rec: BundledRecording, trusted: d
     problems: list[Problem] = []
     where = f"recording {rec.recording_id}"
     previous = chain.genesis(rec.recording_id)
+    chain_at: dict[int, str] = {}
     bodies: list[bytes] = []
     for position, entry in enumerate(rec.segments):
         at = f"{where} segment {entry.sequence}"
@@ -206,6 +207,7 @@ def _check_recording(archive: zipfile.ZipFile, rec: BundledRecording, trusted: d
         if entry.previous_chain != previous:
             problems.append(Problem(at, "does not follow the segment before it in the chain (removed, reordered or inserted)"))
         previous = chain.link(previous, actual, _as_header(entry))
+        chain_at[entry.sequence] = previous
         if previous != entry.chain:
             problems.append(Problem(at, "chain value differs: its bytes or metadata (times, ids, size) were changed"))
     last = rec.segments[-1].sequence if rec.segments else -1
@@ -214,8 +216,7 @@ def _check_recording(archive: zipfile.ZipFile, rec: BundledRecording, trusted: d
     else:
         if rec.seal.recording_id != rec.recording_id:
             problems.append(Problem(where, f"the seal is for recording {rec.seal.recording_id}"))
-        trusted_here = {k: v for k, v in trusted.items()}
-        issue = check_seal(rec.seal, len(rec.segments), last, previous, trusted_here)
+        issue = check_seal(rec.seal, len(rec.segments), last, chain_at, trusted)
         if issue is not None:
             problems.append(Problem(where, f"{issue.kind}: {issue.detail}"))
     problems += _check_mp4(archive, rec, bodies)

@@ -95,6 +95,8 @@ def _collect(settings: Settings, store: ObjectStore, rid: str, keys: dict[str, s
         raise ExportError(f"recording {rid}: no stored segments")
     if checked.problem is not None:
         raise ExportError(f"recording {rid} fails verification, nothing exported: {checked.problem}")
+    if checked.seal is None:
+        raise ExportError(f"recording {rid} is still open (not sealed yet): export it once it has closed")
     # step 2
     base = f"recordings/{rid}"
     objects = sorted(store.list(store.footage_bucket, segments_prefix(rid)), key=lambda o: sequence_of(o.key))

@@ -50,7 +50,12 @@ class VerifyReport:
             return f"recording {self.recording_id}: no stored segments found"
         if self.problem:
             return f"recording {self.recording_id}: FAILED at {self.problem}"
-        sealed = f", sealed by key {self.seal.key_id}" if self.seal else ", not sealed yet (recording open)"
+        if self.seal is None:
+            sealed = ", not sealed yet (recording open)"
+        elif self.seal.segment_count < self.segments:
+            sealed = f", first {self.seal.segment_count} sealed by key {self.seal.key_id} (recording open again)"
+        else:
+            sealed = f", sealed by key {self.seal.key_id}"
         return (
             f"recording {self.recording_id}: intact — {self.segments} segments, {self.bytes:,} bytes, "
             f"{self.seconds:.1f} s, chain head {self.chain_head[:16]}…{sealed}"
@@ -111,9 +116,19 @@ def check_segment(expected: int, previous_chain: str, fetched: _Fetched) -> tupl
 
 
 def check_seal(
-    seal: RecordingSeal, segments: int, last_sequence: int, chain_head: str, trusted: dict[str, str]
+    seal: RecordingSeal,
+    segments: int,
+    last_sequence: int,
+    chain_at: dict[int, str],
+    trusted: dict[str, str],
+    allow_unsealed_tail: bool = False,
 ) -> Problem | None:
-    """A seal against what was found: trusted key, valid signature, nothing cut off or added."""
+    """A seal against what was found: trusted key, valid signature, nothing cut off or added.
+
+    ``chain_at`` maps each sequence found to its chain value. Segments after the
+    sealed ones are allowed only with ``allow_unsealed_tail`` (a recording that
+    reopened and is still recording: its next seal will cover them).
+    """
     if seal.key_id not in trusted:
         return Problem(last_sequence, "unknown_seal_key", f"sealed by key {seal.key_id!r}, which is not a published key")
     if not seals.valid(seal, trusted[seal.key_id]):
@@ -122,8 +137,13 @@ def check_seal(
         return Problem(
             segments, "truncated", f"sealed with {seal.segment_count} segments (last {seal.last_sequence}), {segments} found"
         )
-    if seal.segment_count != segments or seal.chain_head != chain_head:
-        return Problem(last_sequence, "seal_mismatch", "the segments found do not end in the sealed chain head")
+    if chain_at.get(seal.last_sequence) != seal.chain_head or seal.last_sequence + 1 != seal.segment_count:
+        return Problem(seal.last_sequence, "seal_mismatch", "the segments found do not lead to the sealed chain head")
+    if seal.segment_count < segments and not allow_unsealed_tail:
+        return Problem(
+            seal.last_sequence + 1, "unsealed_tail",
+            f"{segments - seal.segment_count} segment(s) after the sealed {seal.segment_count} (added after the seal)",
+        )
     return None
 
 
@@ -141,6 +161,7 @@ def verify_recording(
     progress: Callable[[int, int], None] | None = None,
     trusted_keys: dict[str, str] | None = None,
     expect_sealed: bool = False,
+    recording_open: bool = False,
 ) -> VerifyReport:
     """Hashes, chain, completeness; and with ``trusted_keys`` the seal (``expect_sealed``:
     the index says the recording closed, so a missing seal is itself a problem)."""
@@ -149,6 +170,7 @@ def verify_recording(
         store.list(store.footage_bucket, segments_prefix(recording_id)), key=lambda o: sequence_of(o.key)
     )
     previous = chain.genesis(recording_id)
+    chain_at: dict[int, str] = {}
     for expected, fetched in enumerate(_fetch_in_order(store, objects, threads)):
         problem, previous, header = check_segment(expected, previous, fetched)
         if problem:
@@ -160,6 +182,7 @@ def verify_recording(
         report.seconds += (header.capture_end - header.capture_start).total_seconds()
         report.chain_head = previous
         report.last_sequence = expected
+        chain_at[expected] = previous
         if progress:
             progress(expected + 1, len(objects))
     if trusted_keys is not None and report.segments:
@@ -168,5 +191,7 @@ def verify_recording(
             if expect_sealed:
                 report.problem = Problem(report.last_sequence, "unsealed", "the recording is closed but its seal is missing")
         else:
-            report.problem = check_seal(report.seal, report.segments, report.last_sequence, report.chain_head, trusted_keys)
+            report.problem = check_seal(
+                report.seal, report.segments, report.last_sequence, chain_at, trusted_keys, allow_unsealed_tail=recording_open
+            )
     return report

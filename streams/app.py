@@ -170,6 +170,9 @@ class Pipeline:
     async def _on_start(self) -> None:
         self.metrics.serve(self.settings.metrics_port, self.settings.web_host)
         await self.ingestor.call(self.store.ensure_buckets)
+        # Until this answers, segments are stored the careful way (HEAD, then create).
+        if not await self.ingestor.call(self.store.probe_conditional_writes):
+            log.warning("the object store ignores If-None-Match: every segment write is preceded by a HEAD")
         # Verifiers find the seal key here (compacted by key id: re-sending is harmless).
         service_key = self.indexer.sealer.service_key()
         await self.service_keys.send(key=service_key.key_id.encode(), value=service_key.to_json())

@@ -169,7 +169,13 @@ class Ingestor:
         assert decision.chain is not None
         actual = seen.sha256
         key = segment_key(header.recording_id, header.sequence)
-        existing = await self.call(self.store.head, self.store.footage_bucket, key)
+        # A store proven to honour If-None-Match (ObjectStore.probe_conditional_writes)
+        # needs no look first: create finds whatever the key holds, and the same
+        # checks below run on what it found. Any other store is looked at first,
+        # so a segment is never written over there either.
+        existing = None
+        if not getattr(self.store, "conditional_writes", False):
+            existing = await self.call(self.store.head, self.store.footage_bucket, key)
         if (refused := _other_owner(existing, header)) is not None:
             return refused
         if existing is not None and existing.sha256 != actual:

@@ -28,6 +28,7 @@ META_CHAIN = "bwv-chain"
 META_PREVIOUS_CHAIN = "bwv-previous-chain"
 META_HEADER = "bwv-header"
 META_SOURCE = "bwv-source"  # "<partition>/<offset>" of the Kafka message it came from
+PROBE_KEY = "bwv-probe/conditional-write"  # see ObjectStore.probe_conditional_writes
 
 
 class StorageError(RuntimeError):
@@ -67,6 +68,8 @@ class ObjectStore:
         self.settings = settings
         self.footage_bucket = settings.footage_bucket
         self.quarantine_bucket = settings.quarantine_bucket
+        # True once probe_conditional_writes() saw this store refuse a second If-None-Match PUT.
+        self.conditional_writes = False
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=settings.s3_connect_timeout, read=settings.s3_read_timeout),
             maxsize=max(10, settings.s3_threads),
@@ -140,6 +143,21 @@ class ObjectStore:
         if existing is None:
             raise StorageError(f"{bucket}/{key}: refused as existing, but no object is there")
         return existing
+
+    def probe_conditional_writes(self) -> bool:
+        """Does this store honour ``If-None-Match: *`` on PUT? Sets ``conditional_writes``.
+
+        ``create``s the same tiny object twice (one fixed key, so later probes find
+        it at once): a store that honours the header refuses the second with 412.
+        Only then may a caller skip its HEAD before ``create`` — create alone finds
+        any object already at the key. A store that ignores the header keeps that
+        HEAD (and gets two probe versions per call): footage is never overwritten.
+        """
+        for _ in range(2):
+            if self.create(self.footage_bucket, PROBE_KEY, b"bwv conditional-write probe\n", {}, "text/plain") is not None:
+                self.conditional_writes = True
+                return True
+        return False
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """The object's size and bwv metadata, or None if there is no such object."""

@@ -39,6 +39,12 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _counted(request: web.Request, action: str, response: web.Response) -> web.Response:
+    result = {200: "applied", 202: "sent", 503: "failed"}.get(response.status, "refused")
+    context_of(request).metrics.actions.labels(action, result).inc()
+    return response
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -49,7 +55,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _evidence(request: web.Request, action: EvidenceAction) -> web.StreamResponse:
+async def _evidence(request: web.Request, action: EvidenceAction) -> web.Response:
     ctx = context_of(request)
     recording_id = request.match_info["recording_id"]
     body = await _body(request)
@@ -90,22 +96,26 @@ async def _evidence(request: web.Request, action: EvidenceAction) -> web.StreamR
 
 @require(Role.supervisor)
 async def mark(request: web.Request) -> web.StreamResponse:
-    return await _evidence(request, EvidenceAction.mark)
+    return _counted(request, "mark", await _evidence(request, EvidenceAction.mark))
 
 
 @require(Role.supervisor)
 async def release(request: web.Request) -> web.StreamResponse:
-    return await _evidence(request, EvidenceAction.release)
+    return _counted(request, "release", await _evidence(request, EvidenceAction.release))
 
 
 @require(Role.supervisor)
 async def export(request: web.Request) -> web.StreamResponse:
     # The role check above is real; the export itself is its own issue, not built yet.
-    return _error(501, "evidence export is not available yet; nothing was exported")
+    return _counted(request, "export", _error(501, "evidence export is not available yet; nothing was exported"))
 
 
 @require(Role.supervisor)
 async def acknowledge(request: web.Request) -> web.StreamResponse:
+    return _counted(request, "acknowledge", await _acknowledge(request))
+
+
+async def _acknowledge(request: web.Request) -> web.Response:
     ctx = context_of(request)
     body = await _body(request)
     dedup_key, raised_at, note = str(body.get("dedup_key") or ""), str(body.get("at") or ""), str(body.get("note") or "")

@@ -41,16 +41,21 @@ class LoginThrottle:
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
     def blocked_for(self, name: str, now: float) -> float:
-        failures = self._failures[name]
+        failures = self._failures.get(name)
         while failures and now - failures[0] > self.window:
             failures.popleft()
-        return self.window - (now - failures[0]) if len(failures) >= self.limit else 0.0
+        return self.window - (now - failures[0]) if failures and len(failures) >= self.limit else 0.0
 
     def failed(self, name: str, now: float) -> None:
+        if len(self._failures) > 10_000:  # names guessed at random must not grow this without bound
+            self._failures = defaultdict(deque, {n: f for n, f in self._failures.items() if f and now - f[-1] <= self.window})
         self._failures[name].append(now)
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(name, None)
+
+
+THROTTLE = web.AppKey("login-throttle", LoginThrottle)
 
 
 def current_user(request: web.Request) -> tuple[User, Session] | None:
@@ -128,13 +133,16 @@ async def login(request: web.Request) -> web.StreamResponse:
     throttle: LoginThrottle = request.app[THROTTLE]
     wait = throttle.blocked_for(name, time.monotonic())
     if wait > 0:
+        ctx.metrics.logins.labels("throttled").inc()
         return render(request, "login.html", next=target, error=f"Too many failed attempts. Try again in {wait:.0f} s.", status=429)
     loop = asyncio.get_running_loop()
     user = await loop.run_in_executor(ctx.executor, ctx.users.authenticate, name, password)  # argon2: CPU-bound
     if user is None:
+        ctx.metrics.logins.labels("failed").inc()
         throttle.failed(name, time.monotonic())
         return render(request, "login.html", next=target, error="Wrong name or password.", status=401)
     throttle.succeeded(name)
+    ctx.metrics.logins.labels("ok").inc()
     token, _ = ctx.signer.issue(user.name, user.password_tag)
     response = web.HTTPSeeOther(target)
     response.set_cookie(
@@ -144,7 +152,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        # Behind a TLS-terminating ingress the request itself is plain HTTP: the header says so.
+        secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https",
     )
     raise response
 
@@ -154,9 +163,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
-
-
-THROTTLE = web.AppKey("login-throttle", LoginThrottle)
 
 
 def install(app: web.Application) -> None:

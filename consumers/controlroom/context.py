@@ -11,7 +11,9 @@ from aiohttp import web
 from bwv.settings import Settings
 from consumers.controlroom.audit import AuditLog
 from consumers.controlroom.live import LiveState
+from consumers.controlroom.metrics import ControlRoomMetrics
 from consumers.controlroom.media import VideoCache
+from consumers.controlroom.segment_cache import SegmentCache
 from consumers.controlroom.sessions import Session, SessionSigner
 from consumers.controlroom.users import User, UserStore
 from streams.objectstore import ObjectStore
@@ -28,6 +30,8 @@ class Context:
     videos: VideoCache
     audit: AuditLog
     templates: jinja2.Environment
+    metrics: ControlRoomMetrics
+    segments: SegmentCache
 
 
 CONTEXT = web.AppKey("controlroom", Context)

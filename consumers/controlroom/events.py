@@ -44,6 +44,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     sub = ctx.live.hub.subscribe()  # before the snapshot, so no change falls between the two
+    ctx.metrics.event_streams.inc()
     try:
         await response.write(b"retry: 2000\n\n")
         try:
@@ -72,6 +73,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         pass  # the browser went away
     finally:
         ctx.live.hub.unsubscribe(sub)
+        ctx.metrics.event_streams.dec()
     return response
 
 

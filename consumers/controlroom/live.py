@@ -28,6 +28,7 @@ from streams.readmodel import IndexView
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 2000  # events one browser may fall behind by before it is sent a fresh snapshot
+SNAPSHOT_ALERTS = 500  # open alerts a snapshot carries, newest first
 
 
 class SharedIndexView(IndexView):
@@ -146,7 +147,7 @@ class LiveState:
     def snapshot(self) -> dict[str, Any]:
         return {
             "cameras": [camera_tile(c) for c in self.index.camera_list()],
-            "alerts": [e.to_json() for e in self.alerts.entries()],
+            "alerts": [e.to_json() for e in self.alerts.entries()[:SNAPSHOT_ALERTS]],
             "error": self.error,
         }
 

@@ -15,7 +15,8 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,11 @@ class Playable:
 
 
 class VideoCache:
-    def __init__(self, store: ObjectStore, executor: Executor, keep: int = 8) -> None:
+    def __init__(
+        self, store: ObjectStore, executor: Executor, keep: int = 8, on_remux: Callable[[float], None] | None = None
+    ) -> None:
         self.store = store
+        self.on_remux = on_remux
         self.executor = executor
         self.keep = keep
         self.directory = Path(tempfile.mkdtemp(prefix="bwv-controlroom-video-"))
@@ -100,7 +104,10 @@ class VideoCache:
                 return Playable(path, self._made[path])
             partial = path.with_suffix(".part")
             loop = asyncio.get_running_loop()
+            started = time.monotonic()
             report = await loop.run_in_executor(self.executor, self._remux, summary.recording_id, partial)
+            if self.on_remux:
+                self.on_remux(time.monotonic() - started)
             partial.replace(path)
             self._made[path] = report
             log.info("remuxed %s: %s", summary.recording_id, report)

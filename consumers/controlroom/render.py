@@ -21,5 +21,7 @@ def environment() -> jinja2.Environment:
 def render(request: web.Request, name: str, status: int = 200, **values: Any) -> web.Response:
     ctx = context_of(request)
     user = request.get(USER)
-    html = ctx.templates.get_template(name).render(user=user, **values)
+    # Every page may draw a map (the map page, a recording's route): it needs the tile source.
+    tiles = {"url": ctx.settings.map_tile_url, "attribution": ctx.settings.map_tile_attribution}
+    html = ctx.templates.get_template(name).render(user=user, map_tiles=tiles, **values)
     return web.Response(text=html, content_type="text/html", status=status)

@@ -5,7 +5,7 @@
 | ``GET /`` | the live wall (tiles and alerts; kept current by ``/events``) |
 | ``GET /recordings`` | the recording search page |
 | ``GET /recordings/{id}`` | one recording: player, thumbnails, metadata, integrity, retention, actions |
-| ``GET /api/me`` | the operator, role and session expiry |
+| ``GET /api/me`` | the operator, role, session expiry and the server's clock |
 | ``GET /api/state`` | cameras and open alerts (what ``/events`` sends first) |
 | ``GET /api/recordings?camera=&officer=&since=&until=`` | summaries overlapping the window, newest first |
 | ``GET /api/recordings/{id}`` | summary and stored segments with thumbnail URLs; a ``viewed`` custody event |
@@ -31,7 +31,9 @@ from consumers.controlroom.context import SESSION, USER, Context, context_of
 from consumers.controlroom.live import recording_json
 from consumers.controlroom.media import get_thumbnail, list_segments
 from consumers.controlroom.render import render
-from consumers.verify import verify_recording
+from consumers.remux import RemuxError
+from consumers.published import published_keys
+from consumers.verify import VerifyReport, verify_recording
 from schemas.records import RecordingStateName, RecordingSummary
 from streams.sender import SendError
 
@@ -105,6 +107,8 @@ async def me(request: web.Request) -> web.StreamResponse:
             "name": user.name,
             "role": user.role.value,
             "expires_at": datetime.fromtimestamp(session.expires_at, timezone.utc).isoformat(),
+            # The player measures how far behind capture it is against this clock, not the browser's.
+            "server_time": time.time(),
         }
     )
 
@@ -141,12 +145,24 @@ async def recording_detail(request: web.Request) -> web.StreamResponse:
     if summary is None:
         return _error(404, f"no recording {recording_id}")
     try:
-        await ctx.audit.record_once("viewed", _session_id(request), request[USER].name, summary)
+        await ctx.audit.record_once("viewed", _session_id(request), request[USER].name, summary, detail={"live": False})
     except SendError as exc:
         return _error(503, f"the view could not be put on the custody record, so nothing is shown: {exc}")
     loop = asyncio.get_running_loop()
     segments = await loop.run_in_executor(ctx.executor, list_segments, ctx.store, recording_id)
     return web.json_response({"recording": recording_json(summary), "segments": segments})
+
+
+def _verify(ctx: Context, summary: RecordingSummary) -> VerifyReport:
+    """As ``bwv verify`` does: hashes, chain, completeness, and the seal against the published keys."""
+    return verify_recording(
+        ctx.store,
+        summary.recording_id,
+        threads=4,
+        trusted_keys=published_keys(ctx.settings),
+        expect_sealed=summary.sealed_segment_count is not None,
+        recording_open=summary.closed_reason is None,
+    )
 
 
 async def integrity(request: web.Request) -> web.StreamResponse:
@@ -160,8 +176,13 @@ async def integrity(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     async with request.app[VERIFY_SLOTS]:
         loop = asyncio.get_running_loop()
-        report = await loop.run_in_executor(ctx.executor, lambda: verify_recording(ctx.store, recording_id, threads=4))
+        try:
+            report = await loop.run_in_executor(ctx.executor, _verify, ctx, summary)
+        except Exception as exc:  # noqa: BLE001 - storage trouble is not a verdict on the footage
+            log.warning("verifying %s failed: %s", recording_id, exc)
+            return _error(503, f"storage cannot be read now ({type(exc).__name__}); try again")
     problem = report.problem
+    seal = report.seal
     return web.json_response(
         {
             "ok": report.ok,
@@ -172,6 +193,7 @@ async def integrity(request: web.Request) -> web.StreamResponse:
             "seconds": round(report.seconds, 3),
             "chain_head": report.chain_head,
             "chain_head_matches_index": bool(report.chain_head) and report.chain_head == summary.chain_head,
+            "sealed": {"key_id": seal.key_id, "segment_count": seal.segment_count, "sealed_at": seal.sealed_at.isoformat()} if seal else None,
             "problem": {"sequence": problem.sequence, "kind": problem.kind, "detail": problem.detail} if problem else None,
             "took_seconds": round(time.monotonic() - started, 3),
         }
@@ -213,10 +235,16 @@ async def video(request: web.Request) -> web.StreamResponse:
         return _error(404, f"recording {recording_id} has no stored footage")
     if _is_first_request(request):
         try:
-            await ctx.audit.record_once("played", _session_id(request), request[USER].name, summary)
+            await ctx.audit.record_once("played", _session_id(request), request[USER].name, summary, detail={"live": False})
         except SendError as exc:
             return _error(503, f"the playback could not be put on the custody record, so nothing is played: {exc}")
-    playable = await ctx.videos.mp4(summary)
+    try:
+        playable = await ctx.videos.mp4(summary)
+    except RemuxError as exc:
+        return _error(422, f"the stored segments cannot be played: {exc}")
+    except Exception as exc:  # noqa: BLE001 - storage trouble: say so, the page shows it
+        log.warning("remuxing %s failed: %s", recording_id, exc)
+        return _error(503, f"the footage cannot be read from storage now ({type(exc).__name__})")
     return web.FileResponse(
         playable.path,
         headers={"Content-Type": "video/mp4", "Cache-Control": "private, no-store"},

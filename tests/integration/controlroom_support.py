@@ -39,6 +39,7 @@ class ControlRoom:
     url: str
     users: Path
     child: Child
+    metrics_url: str
 
     def log(self) -> str:
         assert self.child.log_path is not None
@@ -52,14 +53,14 @@ def start_control_room(base: Path, env: dict[str, str] | None = None) -> Control
     users = base / "users.json"
     for name, role, password in (SUPERVISOR, VIEWER):
         add_user(users, name, role, password)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log_path = base / "control-room.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bwv", "control-room", "--port", str(port)],
         stdout=open(log_path, "ab"),  # noqa: SIM115 - owned by the child
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "BWV_CONTROL_ROOM_USERS": str(users), **(env or {})},
+        env={**os.environ, "BWV_CONTROL_ROOM_USERS": str(users), "BWV_METRICS_PORT": str(metrics_port), **(env or {})},
         start_new_session=True,
     )
     child = Child("control room", proc, f"http://127.0.0.1:{port}", log_path)
@@ -68,7 +69,7 @@ def start_control_room(base: Path, env: dict[str, str] | None = None) -> Control
     except Exception:
         child.stop()
         raise
-    return ControlRoom(child.url, users, child)
+    return ControlRoom(child.url, users, child, f"http://127.0.0.1:{metrics_port}/metrics")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -117,8 +117,12 @@ def test_recording_detail_thumbnails_and_integrity(supervisor: Client, recording
     assert [s["sequence"] for s in segments] == list(range(recording["segment_count"]))
     thumb = supervisor.get(segments[1]["thumbnail_url"])
     assert thumb.status == 200 and thumb.headers["Content-Type"] == "image/jpeg" and thumb.body[:2] == b"\xff\xd8"
-    integrity = supervisor.get(f"/api/recordings/{rid}/integrity").json()
+    # Closed recordings are sealed by the worker; the check includes the seal, as `bwv verify` does.
+    integrity = wait_for(
+        lambda: (r := supervisor.get(f"/api/recordings/{rid}/integrity").json())["sealed"] and r, 20, "a sealed, verified recording"
+    )
     assert integrity["ok"] and integrity["state"] == "verified" and integrity["problem"] is None
+    assert integrity["sealed"]["segment_count"] == recording["segment_count"]
     assert integrity["segments"] == recording["segment_count"] and integrity["chain_head_matches_index"]
     assert supervisor.get("/api/recordings/no-such-recording").status == 404
 
@@ -207,3 +211,15 @@ def test_mark_and_release_take_the_commands_path(supervisor: Client, recording: 
     assert released.status == 200, released.body
     after = released.json()["recording"]
     assert not after["legal_hold"] and after["retention_category"] == "unmarked" and after["expires_at"]
+
+
+def test_metrics_count_what_operators_did(room: ControlRoom, supervisor: Client, recording: dict[str, Any]) -> None:
+    """On BWV_METRICS_PORT, without a login (the web port admits nobody without one)."""
+    text = Client("").get(room.metrics_url).body.decode()
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    assert values['bwv_controlroom_logins_total{result="ok"}'] >= 2
+    assert values['bwv_controlroom_logins_total{result="failed"}'] >= 1
+    assert values['bwv_controlroom_custody_events_total{kind="played"}'] >= 1
+    assert values['bwv_controlroom_actions_total{action="mark",result="applied"}'] == 1
+    assert values['bwv_controlroom_actions_total{action="export",result="refused"}'] == 1
+    assert values["bwv_controlroom_remux_seconds_count"] >= 1

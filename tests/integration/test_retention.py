@@ -33,8 +33,8 @@ from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
 
 pytestmark = pytest.mark.integration
 
-RETENTION_SECONDS = 8
-AGO = timedelta(seconds=10)  # recordings are "captured" this long ago: they expire soon after storing
+RETENTION_SECONDS = 20
+AGO = timedelta(seconds=8)  # recordings are "captured" this long ago: they expire soon after storing
 
 
 @dataclass
@@ -87,7 +87,8 @@ def record(rs: RetentionStack, sample_video: Path, camera: str, recording: str) 
 
 
 def objects(rs: RetentionStack, recording: str) -> list[str]:
-    return sorted(v.key for v in rs.store.versions(rs.store.footage_bucket, recording_prefix(recording)))
+    """Distinct keys that still hold a version (a seal re-made as segments came has several)."""
+    return sorted({v.key for v in rs.store.versions(rs.store.footage_bucket, recording_prefix(recording))})
 
 
 def summary(rs: RetentionStack, recording: str) -> dict | None:  # type: ignore[type-arg]
@@ -119,8 +120,9 @@ def test_unmarked_recording_is_deleted_after_expiry_with_a_deletion_record(rs: R
     keys = stored_with_thumbnails(rs, "ret-unmarked", segments)
     wait_for(lambda: objects(rs, "ret-unmarked") == [] or None, 40, "the footage to be deleted")
     [deletion] = wait_for(lambda: deletions(rs, "ret-unmarked"), 20, "the deletion record")
-    assert deletion["complete"] and deletion["object_count"] == len(keys) == 2 * segments + 1
-    assert sorted(o["key"] for o in deletion["objects"]) == keys
+    assert deletion["complete"] and len(keys) == 2 * segments + 1
+    assert sorted({o["key"] for o in deletion["objects"]}) == keys  # every version of every object
+    assert deletion["object_count"] == len(deletion["objects"]) >= len(keys)
     assert all(o["sha256"] for o in deletion["objects"] if o["key"].endswith(".ts"))
     assert deletion["bytes"] > 0 and deletion["rule"].startswith("unmarked:")
     tombstone = wait_for(lambda: (s := summary(rs, "ret-unmarked")) and s["state"] == "deleted" and s, 20, "the tombstone")
@@ -143,7 +145,7 @@ def test_marked_recording_survives_storage_refuses_then_release_and_expiry_delet
     assert len(kept) == 2 * segments + 1 and deletions(rs, "ret-marked") == []
     bucket = rs.store.footage_bucket
     refused = rs.store.delete_versions(bucket, [(v.key, v.version_id) for v in rs.store.versions(bucket, recording_prefix("ret-marked"))])
-    assert sorted(refused) == kept  # storage itself refuses: the legal hold, not our code
+    assert sorted(set(refused)) == kept  # storage itself refuses: the legal hold, not our code
     code, out, err = cli(rs, "evidence", "release", "ret-marked", "--by", "sgt-7", "--reason", "case closed")
     assert code == 0, err
     assert "unmarked, no legal hold" in out

@@ -186,6 +186,15 @@ def test_gate_login_roles_and_expiry(tmp_path: Path) -> None:
             me = await (await client.get("/api/me")).json()
             assert me["name"] == "view" and me["role"] == "viewer"
 
+            # The event stream opens with a snapshot (here: no broker, so it says why there is no data).
+            events = await client.get("/events")
+            assert events.headers["Content-Type"] == "text/event-stream"
+            seen = b""
+            while b"event: snapshot" not in seen:
+                seen += await asyncio.wait_for(events.content.readany(), 30)
+            assert b'"cameras":[]' in seen
+            events.close()
+
             # A viewer's actions are refused on the server, whatever the page shows.
             for action in ("mark", "release", "export"):
                 r = await client.post(f"/api/recordings/r/{action}", json={"reason": "x"})

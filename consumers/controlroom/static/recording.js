@@ -1,4 +1,4 @@
-// One recording: player, thumbnails, details, integrity, retention, and the supervisor's actions.
+// One recording: player, thumbnails, route, details, integrity, retention, and the supervisor's actions.
 "use strict";
 
 (() => {
@@ -47,20 +47,112 @@
     document.getElementById("release-form").hidden = !marked || r.state === "deleted";
   }
 
-  function strip(segments) {
-    const box = document.getElementById("strip");
-    const perSegment = summary && summary.segment_count ? summary.duration_seconds / summary.segment_count : 2;
-    box.replaceChildren(...segments.map((s) => el("figure", {
+  // A segment's start in the MP4 is estimated from the average segment length (keyframe-aligned cuts vary a little).
+  const perSegment = () => (summary && summary.segment_count ? summary.duration_seconds / summary.segment_count : 2);
+
+  function figure(s) {
+    return el("figure", {
       dataset: { sequence: s.sequence },
       title: `segment ${s.sequence}`,
-      onclick: () => { if (!player.src) player.src = videoUrl(); player.currentTime = s.sequence * perSegment; player.play(); },
+      onclick: () => playFrom(s.sequence),
     },
       s.thumbnail_url ? el("img", { src: s.thumbnail_url, alt: `segment ${s.sequence}`, loading: "lazy" }) : el("div", { class: "no-thumb", text: "no picture" }),
-      el("figcaption", { text: `#${s.sequence}` }))));
-    document.getElementById("strip-note").textContent = `${segments.length} stored segment${segments.length === 1 ? "" : "s"}`;
+      el("figcaption", { text: `#${s.sequence}` }));
+  }
+
+  function stripNote() {
+    const n = document.querySelectorAll("#strip figure").length;
+    document.getElementById("strip-note").textContent = `${n} stored segment${n === 1 ? "" : "s"}`;
+  }
+
+  function strip(segments) {
+    document.getElementById("strip").replaceChildren(...segments.map(figure));
+    stripNote();
+  }
+
+  // An open recording grows: its newest thumbnail joins the strip as it arrives.
+  function grow(r) {
+    if (!r.thumbnail_url) return;
+    const sequence = Number(r.thumbnail_url.split("/").pop().split(".")[0]);
+    const box = document.getElementById("strip");
+    if (box.querySelector(`figure[data-sequence="${sequence}"]`)) return;
+    const last = box.lastElementChild;
+    if (last && Number(last.dataset.sequence) > sequence) return;
+    box.append(figure({ sequence, thumbnail_url: r.thumbnail_url }));
+    stripNote();
   }
 
   const videoUrl = () => `/media/recordings/${encodeURIComponent(id)}/video.mp4`;
+
+  // --- the player: the whole recording's HLS playlist (player.js); the remuxed MP4 where MSE is missing ---
+  const hlsPlayable = Boolean(window.Hls && Hls.isSupported());
+  const playButton = document.getElementById("play-button");
+  let hlsPlayer = null;
+  let pendingSeek = null;
+
+  function playerError(message) {
+    const box = document.getElementById("player-error");
+    box.hidden = !message;
+    box.textContent = message || "";
+  }
+
+  function startPlayer() {
+    playButton.hidden = true;
+    if (!hlsPlayable) {
+      if (!player.src) player.src = videoUrl();
+      return;
+    }
+    if (hlsPlayer) return;
+    hlsPlayer = BWV.Player.create(player, {
+      recordingId: id,
+      live: false,
+      onError: playerError,
+      onStats: () => { if (pendingSeek !== null && hlsPlayer.seekToSequence(pendingSeek)) pendingSeek = null; },
+    });
+    BWV.recordingPlayer = hlsPlayer;
+  }
+
+  function playFrom(sequence) {
+    if (!hlsPlayable) {
+      if (!player.src) player.src = videoUrl();
+      player.currentTime = sequence * perSegment();
+      player.play();
+      return;
+    }
+    startPlayer();
+    if (!hlsPlayer.seekToSequence(sequence)) pendingSeek = sequence;
+  }
+
+  playButton.addEventListener("click", startPlayer);
+  player.addEventListener("play", () => { if (hlsPlayable && !hlsPlayer) startPlayer(); });
+
+  // --- the route: where the camera was, segment by segment ------------------------------------
+  let routeMap = null;
+  let routeLine = null;
+  let routeEnds = null;
+  let routeFetched = 0;
+
+  async function route() {
+    routeFetched = Date.now();
+    const r = await api("GET", `/api/recordings/${encodeURIComponent(id)}/route`);
+    if (!r.ok || !r.data.points.length) return;
+    const card = document.getElementById("route-card");
+    card.hidden = false;
+    if (!routeMap) routeMap = BWV.maps.create(document.getElementById("route-map"), { scrollWheelZoom: false });
+    const points = r.data.points.map((p) => [p.lat, p.lon]);
+    if (routeLine) routeLine.setLatLngs(points);
+    else routeLine = L.polyline(points, { color: "#4da3ff", weight: 4, opacity: 0.9, className: "route-line" }).addTo(routeMap);
+    if (routeEnds) routeEnds.remove();
+    routeEnds = L.layerGroup([
+      L.circleMarker(points[0], { radius: 6, color: "#2fbf71", fillOpacity: 1, className: "route-start" }).bindTooltip(`start ${utc(r.data.points[0].at, false)}`),
+      L.circleMarker(points[points.length - 1], { radius: 6, color: "#ff4d5e", fillOpacity: 1, className: "route-end" })
+        .bindTooltip(`${summary && summary.state === "open" ? "latest" : "end"} ${utc(r.data.points[points.length - 1].at, false)}`),
+    ]).addTo(routeMap);
+    routeMap.fitBounds(routeLine.getBounds().pad(0.25), { maxZoom: 18 });
+    const note = document.getElementById("route-note");
+    note.textContent = `${r.data.points.length} of ${r.data.segments} segments located`;
+    document.getElementById("route-map").dataset.points = String(r.data.points.length);
+  }
 
   async function load() {
     const r = await api("GET", `/api/recordings/${encodeURIComponent(id)}`);
@@ -70,8 +162,12 @@
     if (r.data.recording.thumbnail_url || (r.data.segments[0] && r.data.segments[0].thumbnail_url)) {
       player.poster = (r.data.segments[0] && r.data.segments[0].thumbnail_url) || r.data.recording.thumbnail_url;
     }
-    if (r.data.segments.length) player.src = videoUrl();
+    if (r.data.segments.length) {
+      if (hlsPlayable) playButton.hidden = false;
+      else player.src = videoUrl();
+    }
     verify();
+    route();
   }
 
   async function verify() {
@@ -85,7 +181,8 @@
       box.className = "integrity integrity-ok";
       box.replaceChildren(el("strong", { text: "✓ Verified" }),
         `${d.segments} segments, ${bytes(d.bytes)}, ${seconds(d.seconds)}: every SHA-256 and the hash chain check out`,
-        d.chain_head_matches_index ? "; the chain head matches the index." : ".");
+        d.chain_head_matches_index ? "; the chain head matches the index" : "",
+        d.sealed ? `; sealed by key ${d.sealed.key_id} (${d.sealed.segment_count} segments).` : "; not sealed yet (recording open).");
     } else if (r.ok && d.problem) {
       box.className = "integrity integrity-bad";
       box.replaceChildren(el("strong", { text: `✗ ${d.problem.kind.replaceAll("_", " ")} at segment ${d.problem.sequence}` }), d.problem.detail);
@@ -105,7 +202,6 @@
         result.className = "action-result ok";
         result.textContent = action === "mark" ? `Marked as evidence (${r.data.recording.retention_category}).` : "Released: normal retention applies again.";
         render(r.data.recording);
-        verify();
       } else if (r.status === 202) {
         result.className = "action-result wait";
         result.textContent = r.data.message;
@@ -131,7 +227,12 @@
   }
 
   BWV.events({
-    recording(r) { if (r.recording_id === id) render(r); },
+    recording(r) {
+      if (r.recording_id !== id) return;
+      render(r);
+      grow(r);
+      if (Date.now() - routeFetched > 10000) route(); // an open recording's route grows too
+    },
   });
   load();
 })();

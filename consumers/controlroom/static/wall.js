@@ -17,10 +17,18 @@
   }
 
   // --- tiles ------------------------------------------------------------------------------
+  // A click on a live tile's picture opens the live player (watch.js); otherwise it opens the recording.
+  function onThumbClick(ev, id) {
+    const c = cameras.get(id);
+    if (!c || !c.live || !c.current_recording || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+    ev.preventDefault();
+    BWV.watch.open(c);
+  }
+
   function buildTile(id) {
     const img = el("img", { alt: `latest picture from ${id}`, loading: "lazy", hidden: true });
     const node = el("article", { class: "tile", dataset: { camera: id } },
-      el("a", { class: "thumb", href: "#" },
+      el("a", { class: "thumb", href: "#", onclick: (ev) => onThumbClick(ev, id) },
         img,
         el("span", { class: "no-picture", text: "no picture yet" }),
         el("span", { class: "badge state-badge" }),
@@ -31,7 +39,8 @@
           el("span", { class: "tile-officer" })),
         el("div", { class: "tile-stats" },
           el("span", {}, "delay ", el("b", { class: "delay" })),
-          el("span", {}, "last ", el("b", { class: "last" }))),
+          el("span", {}, "last ", el("b", { class: "last" })),
+          el("a", { class: "tile-recording", href: "#", hidden: true, text: "recording ›" })),
         el("div", { class: "tile-alert", hidden: true })));
     tiles.set(id, node);
     return node;
@@ -40,9 +49,10 @@
   function updateTile(c) {
     const node = tiles.get(c.camera_id) || buildTile(c.camera_id);
     const open = openAlertsOf(c.camera_id);
+    const worst = ["critical", "warning", "info"].find((s) => open.some((a) => a.severity === s));
     node.className = [
       "tile", `state-${c.state}`, c.live ? "live" : "offline",
-      open.length ? "alerting" : "", open.some((a) => !a.acknowledged_by) ? "unacked" : "",
+      open.length ? `alerting alert-${worst}` : "", open.some((a) => !a.acknowledged_by) ? "unacked" : "",
     ].filter(Boolean).join(" ");
     node.dataset.state = c.state;
     node.dataset.live = String(c.live);
@@ -56,6 +66,10 @@
     const link = node.querySelector(".thumb");
     const recording = c.current_recording || (c.thumbnail_url ? c.thumbnail_url.split("/")[3] : null);
     link.href = recording ? `/recordings/${encodeURIComponent(recording)}` : "#";
+    link.title = c.live && c.current_recording ? "Watch live" : "Open the recording";
+    const recordingLink = node.querySelector(".tile-recording");
+    recordingLink.href = link.href;
+    recordingLink.hidden = !recording;
     const badge = node.querySelector(".state-badge");
     badge.className = `badge state-badge badge-${c.state}`;
     badge.textContent = c.state === "recording" ? "● REC" : c.state;
@@ -174,8 +188,14 @@
       for (const a of data.alerts) alerts.set(a.dedup_key, a);
       renderAlerts();
       renderTiles();
+      // /?watch=<camera> (the map's "Watch live") opens that camera's live player once it is known.
+      const wanted = new URLSearchParams(location.search).get("watch");
+      if (wanted && cameras.has(wanted) && !BWV.watch.camera) {
+        history.replaceState(null, "", location.pathname);
+        BWV.watch.open(cameras.get(wanted));
+      }
     },
-    camera(c) { cameras.set(c.camera_id, c); renderTiles(); },
+    camera(c) { cameras.set(c.camera_id, c); renderTiles(); BWV.watch.update(c); },
     camera_removed(d) { cameras.delete(d.camera_id); tiles.delete(d.camera_id); renderTiles(); },
     alert: onAlert,
   });
