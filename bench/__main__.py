@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=None, help="stop stepping after this many seconds (default 150)")
     p.add_argument("--thumbnails", default="inline", choices=["inline", "agent", "off"])
     p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--fetch-waits", default=None,
+                   help="series to run: 'shipped' (Faust's 1.5 s fetch wait) and/or a wait in ms run through "
+                        "bench.worker (default shipped,10; --tiny 10)")
+    p.add_argument("--no-raw", action="store_true", help="skip the raw loop at the failing load")
 
     p = sub.add_parser("thumbnails", parents=[common], help="thumbnail cost: in-process PyAV vs the ffmpeg command")
     p.add_argument("--runs", type=int, default=None, help="timed runs per row (default 50; --tiny 2)")
@@ -140,13 +144,16 @@ def cmd_realtime(args: argparse.Namespace) -> dict[str, Any]:
 
     steps = [int(s) for s in (args.steps or ("2,4" if args.tiny else "10,20,40,60,80,120,160")).split(",")]
     step_seconds = args.step_seconds or (2.0 if args.tiny else 10.0)
-    budget = args.budget or (20.0 if args.tiny else 150.0)
+    budget = args.budget or (30.0 if args.tiny else 165.0)
+    waits = tuple(None if w.strip() == "shipped" else int(w)
+                  for w in (args.fetch_waits or ("10" if args.tiny else "shipped,10")).split(","))
+    drain = min(args.drain, 2.0) if args.tiny else args.drain
     result = realtime.run(load_segments(_spec(args)), steps, step_seconds, args.partitions, args.target_p99,
-                          args.drain, budget, args.thumbnails)
+                          drain, budget, args.thumbnails, waits, not args.no_raw)
     print(realtime.report(result))
-    return {"config": {"steps": steps, "step_seconds": step_seconds, "drain_seconds": args.drain,
-                       "budget_seconds": budget, "partitions": args.partitions, "segment": _spec(args).name},
-            **result}
+    return {"config": {"steps": steps, "step_seconds": step_seconds, "drain_seconds": drain,
+                       "budget_seconds": budget, "partitions": args.partitions, "segment": _spec(args).name,
+                       "fetch_waits_ms": waits}, **result}
 
 
 def cmd_thumbnails(args: argparse.Namespace) -> dict[str, Any]:

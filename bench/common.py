@@ -271,13 +271,19 @@ class BenchStack:
     settings: Any
     workers: list[Any] = field(default_factory=list)
 
-    def start_worker(self, thumbnails: str = "inline", extra: dict[str, str] | None = None) -> Any:
+    def start_worker(self, thumbnails: str = "inline", extra: dict[str, str] | None = None,
+                     fetch_wait_ms: int | None = None) -> Any:
+        """``bwv worker``; with ``fetch_wait_ms``, through bench.worker (Faust's fetch wait changed)."""
         from bwv.stack import free_port, start_worker
 
         n = len(self.workers)
         env = {"BWV_WEB_PORT": str(free_port()), "BWV_DATA_DIR": str(self.workdir / f"data-{n}"),
                "BWV_THUMBNAILS": thumbnails, **(extra or {})}
-        worker = start_worker(env, self.workdir / "logs" / f"worker-{n}.log")
+        log = self.workdir / "logs" / f"worker-{n}.log"
+        if fetch_wait_ms is None:
+            worker = start_worker(env, log)
+        else:
+            worker = _start_bench_worker({**env, "BWV_BENCH_FETCH_WAIT_MS": str(fetch_wait_ms)}, log)
         self.stack.children.append(worker)
         self.workers.append(worker)
         return worker
@@ -292,6 +298,28 @@ class BenchStack:
     @property
     def broker_pid(self) -> int:
         return self.stack.broker.proc.pid
+
+
+def _start_bench_worker(env: dict[str, str], log_path: Path, ready_timeout: float = 60.0) -> Any:
+    """As bwv.stack.start_worker, but ``python -m bench.worker``."""
+    import subprocess
+    import sys
+
+    from bwv.stack import Child, StackError
+
+    out = open(log_path, "ab")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True)
+    child = Child("worker", proc, f"http://127.0.0.1:{env['BWV_WEB_PORT']}", log_path)
+    deadline = time.monotonic() + ready_timeout
+    while "[^Worker]: Ready" not in log_path.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise StackError(f"worker exited with {proc.returncode}; see {log_path}")
+        if time.monotonic() > deadline:
+            child.stop()
+            raise StackError(f"worker not ready after {ready_timeout:.0f} s; see {log_path}")
+        time.sleep(0.2)
+    return child
 
 
 @contextlib.contextmanager

@@ -62,7 +62,7 @@ def _client(endpoint: str, access: str, secret: str, region: str, threads: int) 
     return Minio(host, access_key=access, secret_key=secret, secure=secure, region=region, http_client=http)
 
 
-async def raw_loop(expect: int, threads: int) -> dict[str, Any]:
+async def raw_loop(expect: int, threads: int, fetch_wait_ms: int = 500) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from bwv.settings import Settings
@@ -75,6 +75,7 @@ async def raw_loop(expect: int, threads: int) -> dict[str, Any]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap.split(","), group_id=None, enable_auto_commit=False,
         max_partition_fetch_bytes=2 * settings.max_segment_bytes, fetch_max_bytes=4 * settings.max_segment_bytes,
+        fetch_max_wait_ms=fetch_wait_ms,
     )
     await consumer.start()
     tps = [TopicPartition(SEGMENTS, p) for p in sorted(consumer.partitions_for_topic(SEGMENTS) or ())]
@@ -137,8 +138,9 @@ def child_main(argv: list[str]) -> None:
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fetch-wait-ms", type=int, default=500, help="aiokafka's default: 500")
     args = parser.parse_args(argv)
-    args.out.write_text(json.dumps(asyncio.run(raw_loop(args.expect, args.threads))))
+    args.out.write_text(json.dumps(asyncio.run(raw_loop(args.expect, args.threads, args.fetch_wait_ms))))
 
 
 # --- the phase (parent) ---------------------------------------------------------------

@@ -6,13 +6,12 @@ for simulated fleets and for cameras that run ``bwv camera`` on a host.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from producers.errors import PublishError
-from schemas.signing import KeyFormatError, load_private_key, private_key_pem, public_key_pem
+from schemas.signing import KeyFormatError, load_private_key, write_key_pair
 
 
 class MissingCameraKey(PublishError):
@@ -54,13 +53,7 @@ class KeyRing:
         path = self.key_path(camera_id)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; a camera keeps its key (revoke it and use --force to replace)")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        # 0600 from the start: the private key is never readable by others, not even briefly.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(private_key_pem(key))
-        self.public_path(camera_id).write_bytes(public_key_pem(key))
+        key = write_key_pair(path, self.public_path(camera_id))
         self._keys[camera_id] = key
         return key
 

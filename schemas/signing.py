@@ -12,6 +12,9 @@ key (32 raw bytes, hex in the registry) and the two header values.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -79,4 +82,16 @@ def load_private_key(data: bytes) -> Ed25519PrivateKey:
         raise KeyFormatError(f"not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFormatError(f"a {type(key).__name__.removeprefix('_')} key, not Ed25519")
+    return key
+
+
+def write_key_pair(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
+    """A new key pair on disk: the private key 0600 from its first byte (never readable by others,
+    not even briefly), the public key PEM beside it."""
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private_key_pem(key))
+    public_path.write_bytes(public_key_pem(key))
     return key

@@ -56,7 +56,7 @@ from schemas.topics import (
 )
 from streams import api
 from streams.auditor import Auditor
-from streams.indexer import Indexer, Outputs
+from streams.indexer import Indexer, Outputs, parse_record
 from streams.metrics import WorkerMetrics
 from streams.decisions import Limits, RecordingState
 from streams.identity import IdentityProblem, check_identity
@@ -357,7 +357,7 @@ class Pipeline:
                 await stream.ack(event)
 
     async def _thumbnail_from_storage(self, event: EventT) -> None:
-        stored = _parse(StoredSegment, event)
+        stored = parse_record(StoredSegment, event)
         if stored is None:
             return
         data = await self.ingestor.call(self.store.get, stored.bucket, stored.key)
@@ -366,13 +366,3 @@ class Pipeline:
 
 def _ref(stored: StoredSegment) -> SegmentRef:
     return SegmentRef(stored.camera_id, stored.recording_id, stored.sequence, stored.capture_start)
-
-
-def _parse(cls: type, event: EventT):  # type: ignore[no-untyped-def]
-    """A record of one of our own topics; a bad one is logged and skipped, never fatal."""
-    try:
-        return cls.from_json(event.value or b"")
-    except ValueError as exc:
-        message = event.message
-        log.error("unreadable %s record at %s[%d]@%d: %s", cls.__name__, message.topic, message.partition, message.offset, exc)
-        return None

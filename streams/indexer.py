@@ -137,7 +137,7 @@ class Indexer:
         }
         async for event in stream.events():
             cls, handle = handlers[event.message.topic]
-            record = _parse(cls, event)
+            record = parse_record(cls, event)
             if record is None:
                 continue
             try:
@@ -394,7 +394,7 @@ class Indexer:
         return list(await asyncio.gather(*(one(v) for v in versions)))  # type: ignore[attr-defined]
 
 
-def _parse(cls: type, event: EventT):  # type: ignore[no-untyped-def]
+def parse_record(cls: type, event: EventT):  # type: ignore[no-untyped-def]
     """A record of one of our own topics; a bad one is logged and skipped, never fatal."""
     try:
         return cls.from_json(event.value or b"")

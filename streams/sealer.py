@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas import seal as seals
 from schemas.records import RecordingSeal, RecordingStateName, RecordingSummary, ServiceKey, utcnow
-from schemas.signing import load_private_key, private_key_pem, public_key_hex, public_key_pem
+from schemas.signing import load_private_key, public_key_hex, write_key_pair
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +19,7 @@ def create_key(path: Path, overwrite: bool = False) -> Ed25519PrivateKey:
     """Write a new key pair (``path`` and ``path.pub``), private key 0600 from the first byte."""
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; use --force to replace it (published seals keep their old key id)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private_key_pem(key))
-    path.with_suffix(".pub").write_bytes(public_key_pem(key))
-    return key
+    return write_key_pair(path, path.with_suffix(".pub"))
 
 
 def load_or_create(path: Path) -> Ed25519PrivateKey:

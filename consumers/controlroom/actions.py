@@ -4,7 +4,8 @@
 |---|---|---|
 | ``POST /api/recordings/{id}/mark`` ``{reason, category}`` | supervisor | an EvidenceCommand through ``streams.commands``, waited for until a worker applied it |
 | ``POST /api/recordings/{id}/release`` ``{reason}`` | supervisor | the same, releasing the hold |
-| ``POST /api/recordings/{id}/export`` | supervisor | 501: the evidence export is not built yet |
+| ``POST /api/recordings/{id}/export`` ``{reason}`` | supervisor | ``bwv export`` in a thread (an ``exported`` custody event); answers a download link |
+| ``GET /api/exports/{name}`` | supervisor | the bundle, for an hour |
 | ``POST /api/alerts/ack`` ``{dedup_key, at, note}`` | supervisor | an ``alert_acknowledged`` custody event |
 
 Marks and releases take exactly the CLI's path (``build_command`` checks the
@@ -17,6 +18,11 @@ it in time: it will be applied when one does, and the page updates then.
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -28,11 +34,15 @@ from consumers.controlroom.auth import require
 from consumers.controlroom.context import USER, context_of
 from consumers.controlroom.live import recording_json
 from consumers.controlroom.users import Role
+from bwv.settings import Settings
+from consumers.export import ExportError, export_bundle
+from consumers.remux import RemuxError
 from schemas.records import EvidenceAction
 from streams.commands import CommandError, apply_and_wait, build_command
 from streams.sender import SendError
 
 APPLY_TIMEOUT = 30.0  # seconds to wait for a worker to apply a command before answering 202
+EXPORT_KEEP_SECONDS = 3600  # an export stays downloadable this long
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -106,8 +116,53 @@ async def release(request: web.Request) -> web.StreamResponse:
 
 @require(Role.supervisor)
 async def export(request: web.Request) -> web.StreamResponse:
-    # The role check above is real; the export itself is its own issue, not built yet.
-    return _counted(request, "export", _error(501, "evidence export is not available yet; nothing was exported"))
+    return _counted(request, "export", await _export(request))
+
+
+async def _export(request: web.Request) -> web.Response:
+    """The CLI's ``bwv export``, run in a thread into the exports directory; answers a download link."""
+    ctx = context_of(request)
+    recording_id = request.match_info["recording_id"]
+    reason = str((await _body(request)).get("reason") or "").strip()
+    if not reason:
+        return _error(400, "an export needs a reason (it goes on the custody record)")
+    await ctx.live.refresh()
+    if recording_id not in ctx.live.index.recordings:
+        return _error(404, f"no recording {recording_id}")
+    exports = exports_dir(ctx.settings)
+    _forget_old_exports(exports)
+    name = f"{recording_id}-{uuid.uuid4().hex[:8]}.zip"
+    job = partial(export_bundle, ctx.settings, ctx.store, [recording_id], exports / name, request[USER].name, reason, ctx.live.index)
+    try:
+        report = await asyncio.get_running_loop().run_in_executor(ctx.executor, job)
+    except (ExportError, RemuxError, SendError) as exc:
+        return _error(409, str(exc))
+    return web.json_response(
+        {"status": "applied", "download": f"/api/exports/{name}", "bytes": report.bytes, "sha256": report.sha256, "segments": report.segments}
+    )
+
+
+@require(Role.supervisor)
+async def download(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    path = exports_dir(context_of(request).settings) / name
+    if "/" in name or not name.endswith(".zip") or not path.is_file():
+        return _error(404, f"no export {name}")
+    return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Type": "application/zip"})
+
+
+def exports_dir(settings: Settings) -> Path:
+    path = settings.data_dir / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _forget_old_exports(exports: Path) -> None:
+    """Bundles are for downloading now, not for keeping here: the footage stays in storage."""
+    cutoff = time.time() - EXPORT_KEEP_SECONDS
+    for old in exports.glob("*.zip"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
 
 
 @require(Role.supervisor)
@@ -161,4 +216,5 @@ def install(app: web.Application) -> None:
     r.add_post("/api/recordings/{recording_id}/mark", mark)
     r.add_post("/api/recordings/{recording_id}/release", release)
     r.add_post("/api/recordings/{recording_id}/export", export)
+    r.add_get("/api/exports/{name}", download)
     r.add_post("/api/alerts/ack", acknowledge)

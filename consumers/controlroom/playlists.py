@@ -22,7 +22,10 @@ a player.
 
 Each segment carries ``EXT-X-PROGRAM-DATE-TIME`` (its capture start), so the
 player knows the capture time of the picture on screen: that is how far behind
-live it shows it is.
+live it shows it is. A live playlist also says ``EXT-X-SERVER-CONTROL:
+CAN-BLOCK-RELOAD=YES`` (the one tag borrowed from low-latency HLS; no partial
+segments): a player may ask for the next segment before it exists and the
+answer waits for it (``watch``), which saves up to a second per segment.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ def render(
     ended: bool,
     whole: bool,
     target_floor: float,
+    block_reload: bool = False,
     url: Callable[[int], str],
 ) -> str:
     """The playlist text. ``entries`` are ``win.sequences`` with their durations, in that order."""
@@ -103,6 +107,10 @@ def render(
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{win.discontinuity_sequence}")
     if whole:
         lines.append(f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}")
+    if block_reload and not ended:
+        # LL-HLS's blocking reload (the server holds ``?_HLS_msn=N`` until segment N is listed);
+        # a player that does not know the tag ignores it and reloads as usual.
+        lines.append("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES")
     lines.append("#EXT-X-INDEPENDENT-SEGMENTS")  # every stored segment starts with a keyframe
     for entry in entries:
         if entry.sequence in win.breaks_before:

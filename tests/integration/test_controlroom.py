@@ -7,6 +7,7 @@ sample file. The browser side is in ``test_controlroom_browser.py``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import av
 import pytest
 
 from bwv.settings import Settings
+from consumers.bundle import verify_bundle
+from consumers.published import published_keys
 from producers.publisher import SegmentPublisher
 from schemas.topics import CUSTODY
 from tests.helpers import WorkerProcess, enroll_cameras, records, wait_for
@@ -155,9 +158,25 @@ def test_a_viewer_may_watch_but_not_act(viewer: Client, recording: dict[str, Any
     assert viewer.post_json("/api/alerts/ack", {"dedup_key": "x", "at": "y"}).status == 403
 
 
-def test_export_is_refused_until_it_exists(supervisor: Client, recording: dict[str, Any]) -> None:
-    response = supervisor.post_json(f"/api/recordings/{recording['recording_id']}/export", {})
-    assert response.status == 501 and "not available yet" in response.json()["error"]
+def test_export_downloads_a_bundle_that_verifies(settings: Settings, supervisor: Client, recording: dict[str, Any], tmp_path: Path) -> None:
+    rid = recording["recording_id"]
+    no_reason = supervisor.post_json(f"/api/recordings/{rid}/export", {})
+    assert no_reason.status == 400 and "reason" in no_reason.json()["error"]
+
+    def exported() -> dict[str, Any] | None:  # the recording must be closed and sealed first
+        response = supervisor.post_json(f"/api/recordings/{rid}/export", {"reason": "CPS request, case 4711"})
+        return response.json() if response.status == 200 else None
+
+    done = wait_for(exported, 30, "an export of the sealed recording")
+    bundle = supervisor.get(done["download"])
+    assert bundle.status == 200
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(bundle.body)
+    assert hashlib.sha256(bundle.body).hexdigest() == done["sha256"]
+    report = verify_bundle(path, published_keys(settings))
+    assert report.ok, report.problems
+    events = wait_for(lambda: custody(settings, "exported", rid), 15, "the exported custody event")
+    assert events[0]["actor"] == "sup-ann" and events[0]["reason"] == "CPS request, case 4711"
 
 
 def _alert(client: Client, camera: str, kind: str) -> dict[str, Any] | None:

@@ -197,10 +197,11 @@ def _open_recording(page, camera: str) -> str:  # type: ignore[no-untyped-def]
     page.goto("/")
     page.fill("#search", camera)
     page.wait_for_function(
-        "c => { const a = document.querySelector(`.tile[data-camera='${c}'] a.thumb`); return a && a.getAttribute('href') !== '#'; }",
+        "c => { const a = document.querySelector(`.tile[data-camera='${c}'] a.tile-recording`); return a && !a.hidden && a.getAttribute('href') !== '#'; }",
         arg=camera,
     )
-    page.locator(f".tile[data-camera='{camera}'] a.thumb").click()
+    # The picture of a live tile opens the live player (test_controlroom_live_browser.py); this link the recording.
+    page.locator(f".tile[data-camera='{camera}'] a.tile-recording").click()
     page.wait_for_url("**/recordings/**")
     page.locator("#facts dd").first.wait_for()
     return page.url.rsplit("/", 1)[1]
@@ -269,7 +270,7 @@ def test_a_viewer_cannot_mark_or_export_the_server_refuses(browser: object, room
 def test_mark_as_evidence_then_release_from_the_recording_page(supervisor, fleet: dict[str, subprocess.Popen[str]], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = supervisor
     _open_recording(page, "wall-cam-3")
-    assert page.locator("#export-button").is_disabled()  # export is another issue: not offered yet
+    assert not page.locator("#export-button").is_disabled()  # a supervisor may export
     page.select_option("#mark-category", "evidential")
     page.fill("#mark-reason", "complaint 2026/118")
     page.click("#mark-button")

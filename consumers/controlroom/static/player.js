@@ -9,7 +9,7 @@ BWV.Player = (() => {
   // ends (ingest, listing, the playlist reload), so the player keeps ~3 s behind the newest segment's
   // end and speeds up a little (inaudibly) when it has fallen further behind.
   const LIVE = {
-    liveSyncDuration: 2,
+    liveSyncDuration: 2.5,
     liveMaxLatencyDuration: 10,
     maxLiveSyncPlaybackRate: 1.15,
     backBufferLength: 30,

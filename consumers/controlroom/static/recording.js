@@ -218,6 +218,27 @@
     ev.preventDefault();
     act("mark", { category: document.getElementById("mark-category").value, reason: document.getElementById("mark-reason").value }, document.getElementById("mark-button"));
   });
+  document.getElementById("export-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = document.getElementById("export-button");
+    button.disabled = true;
+    result.className = "action-result wait";
+    result.textContent = "Exporting: verifying, copying and remuxing the footage…";
+    try {
+      const r = await api("POST", `/api/recordings/${encodeURIComponent(id)}/export`, { reason: document.getElementById("export-reason").value });
+      if (r.status === 200) {
+        result.className = "action-result ok";
+        const link = el("a", { text: "download the bundle", href: r.data.download });
+        link.setAttribute("download", "");
+        result.replaceChildren(`Exported ${r.data.segments} segments (${bytes(r.data.bytes)}, SHA-256 ${r.data.sha256.slice(0, 16)}…): `, link);
+      } else {
+        result.className = "action-result err";
+        result.textContent = r.data.error || `refused (${r.status})`;
+      }
+    } finally {
+      button.disabled = !isSupervisor;
+    }
+  });
   document.getElementById("release-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     act("release", { reason: document.getElementById("release-reason").value }, document.getElementById("release-button"));
