@@ -22,6 +22,12 @@ up: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
+# The benchmarks (README, Benchmarks): every one, or one with BENCH=ingest|raw|realtime|thumbnails|scaling.
+BENCH ?= all
+bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m bench $(BENCH)
+
 # Regenerate the checked-in topic contract (schemas/json/, schemas/asyncapi.yaml).
 schemas: $(STAMP)
 	$(PY) -m schemas.generate

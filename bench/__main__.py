@@ -7,6 +7,7 @@ Commands (each under 3 minutes at its default size on a 2-core machine):
   realtime    the most live cameras one worker serves at p99 capture end -> stored < 1 s
   thumbnails  streams.thumbnails vs a naive PyAV cut vs the ffmpeg command, per segment
   scaling     1 vs 2 worker processes on the same topic
+  live        capture -> playable in the browser: the control room's live player (bench/live.py)
   all         every one of the above, one after the other
 
 ``--tiny`` shrinks every size to a smoke run of seconds (tests/integration/test_bench_smoke.py);
@@ -24,7 +25,7 @@ from typing import Any
 from bench.common import RESULTS_DIR, SegmentSpec, describe, load_segments, machine, write_result
 
 TINY_SPEC = SegmentSpec(width=320, height=180, bitrate=400_000, distinct=3)
-COMMANDS = ("ingest", "raw", "realtime", "thumbnails", "scaling")
+COMMANDS = ("ingest", "raw", "realtime", "thumbnails", "scaling", "live")
 
 
 def _sizes(parser: argparse.ArgumentParser, cameras: int, segments: int) -> None:
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--tiny", action="store_true", help="smoke-test sizes (seconds; figures meaningless)")
     common.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes (default bench/results)")
+    common.add_argument("--env", action="append", default=[], metavar="BWV_X=Y",
+                        help="a setting for every stack and worker of this run (repeatable), e.g. BWV_INGEST_BATCH_SIZE=32")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="pipeline throughput and latency, thumbnails inline/agent/off + raw")
@@ -70,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scaling", parents=[common], help="1 vs 2 workers")
     _sizes(p, 8, 25)
+    p.add_argument("--modes", default=None, help="BWV_THUMBNAILS settings to run (default inline,off; --tiny inline)")
+
+    from bench import live
+
+    live.add_arguments(sub.add_parser("live", parents=[common], help="capture -> playable in the control room's player"))
 
     p = sub.add_parser("all", parents=[common], help="every benchmark at its default size")
     return parser
@@ -172,28 +180,50 @@ def cmd_scaling(args: argparse.Namespace) -> dict[str, Any]:
     if args.tiny and args.cameras is None:
         cameras = 4
     segments = load_segments(_spec(args))
-    phases = []
-    for workers in (1, 2):
-        phase = scaling.run_phase(segments, workers, cameras, per_camera, args.partitions)
-        print(f"  {workers} worker(s): {phase.segments_per_second} seg/s", flush=True)
-        phases.append(phase)
-    print(scaling.report(phases))
-    print(f"\nSpeed-up with 2 workers: {scaling.speedup(phases)}x")
+    by_mode = {}
+    for mode in (args.modes or ("inline" if args.tiny else "inline,off")).split(","):
+        phases = []
+        for workers in (1, 2):
+            phase = scaling.run_phase(segments, workers, cameras, per_camera, args.partitions, mode)
+            print(f"  thumbnails {mode}, {workers} worker(s): {phase.segments_per_second} seg/s", flush=True)
+            phases.append(phase)
+        by_mode[mode] = phases
+    for mode, phases in by_mode.items():
+        print(scaling.report(phases))
+        print(f"Speed-up with 2 workers, thumbnails {mode}: {scaling.speedup(phases)}x")
     return {"config": {"cameras": cameras, "segments_per_camera": per_camera, "partitions": args.partitions,
-                       "segment": _spec(args).name}, **scaling.summary(phases)}
+                       "segment": _spec(args).name},
+            "modes": {mode: scaling.summary(phases) for mode, phases in by_mode.items()}}
+
+
+def cmd_live(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import live
+
+    return live.command(args)
 
 
 HANDLERS = {"ingest": cmd_ingest, "raw": cmd_raw, "realtime": cmd_realtime, "thumbnails": cmd_thumbnails,
-            "scaling": cmd_scaling}
+            "scaling": cmd_scaling, "live": cmd_live}
 
 
 def _run_one(name: str, args: argparse.Namespace) -> None:
+    from bench import common
+
+    common.EXTRA_ENV.clear()
+    if args.tiny:  # quicker group joins: a smoke run starts seven workers
+        common.EXTRA_ENV.update({"BWV_REBALANCE_TIMEOUT": "3", "BWV_SESSION_TIMEOUT": "3"})
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("BWV_"):
+            raise SystemExit(f"--env {item!r}: expected BWV_NAME=value")
+        common.EXTRA_ENV[key] = value
     started = time.monotonic()
     about = machine()
     print(f"== bench {name}{' (tiny)' if args.tiny else ''} on {describe(about)}", flush=True)
     figures = HANDLERS[name](args)
     seconds = round(time.monotonic() - started, 1)
     path = write_result(name, {"benchmark": name, "tiny": args.tiny, "machine": about, "wall_seconds": seconds,
+                               "env": dict(common.EXTRA_ENV),
                                "command": "python -m bench " + " ".join(sys.argv[1:]), **figures}, args.results)
     print(f"\n{name}: {seconds} s; written {path}", flush=True)
 
@@ -205,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
         _run_one(args.command, args)
         return
     for name in COMMANDS:
-        sub = parser.parse_args([name, *(["--tiny"] if args.tiny else []), "--results", str(args.results)])
+        sub = parser.parse_args([name, *(["--tiny"] if args.tiny else []), "--results", str(args.results),
+                                 *(f"--env={e}" for e in args.env)])
         if name == "ingest":
             sub.no_raw = False
         _run_one(name, sub)

@@ -34,6 +34,8 @@ STACK_ENV = {
     "BWV_METRICS_PORT": "0",  # several workers on one machine: metrics stay on each web port
     "BWV_RETENTION_CHECK_INTERVAL": "3600",
 }
+# ``python -m bench … --env BWV_X=Y``: applied to every stack (and so every worker) after the above.
+EXTRA_ENV: dict[str, str] = {}
 
 
 # --- the machine ----------------------------------------------------------------------
@@ -336,7 +338,7 @@ def bench_stack(cameras: Iterable[str] = (), env: dict[str, str] | None = None,
         (workdir / "logs").mkdir()
         stack = LocalStack.start(workdir / "logs")
         try:
-            os.environ.update({**stack.env(), **STACK_ENV, **(env or {}),
+            os.environ.update({**stack.env(), **STACK_ENV, **(env or {}), **EXTRA_ENV,
                                "BWV_CAMERA_KEYS_DIR": str(workdir / "keys"),
                                "BWV_SEAL_KEY_FILE": str(workdir / "keys" / "bwv-seal.key"),
                                "BWV_SPOOL_DIR": str(workdir / "spool")})

@@ -298,7 +298,7 @@ def run(runs: int, tiny: bool = False) -> dict[str, object]:
         print_ratios(compared)
     return {
         "vs_ffmpeg": compared,
-        "pyav": av.__version__, "cpus": os.cpu_count(), "machine": platform.machine(), "ffmpeg": ffmpeg,
+        "pyav": av.__version__, "cpus": os.cpu_count(), "arch": platform.machine(), "ffmpeg": ffmpeg,
         "segments": [asdict(i) for i in infos],
         "per_segment": [asdict(t) for t in per_segment],
         "decoder_threading": [asdict(t) for t in decode_rows],

@@ -41,7 +41,7 @@ from streams.objectstore import META_HEADER, ObjectStore
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-HEADER_ENTRIES = 200_000  # ~1 kB each: 200 MB at most, about 110 camera-hours of 2 s segments
+HEADER_ENTRIES = 50_000  # ~1.5 kB each: ~75 MB at most, about 28 camera-hours of 2 s segments
 _MISSING = ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound")
 
 

@@ -55,7 +55,7 @@ BWV.maps = (() => {
     if (tileUrl) {
       L.tileLayer(tileUrl, { maxZoom: 19, attribution: tileAttribution }).addTo(map);
     } else {
-      new Graticule({ maxZoom: 22, attribution: "coordinate grid (no map tiles: BWV_MAP_TILE_URL is not set)" }).addTo(map);
+      new Graticule({ maxZoom: 22, attribution: "coordinate grid: no map tiles set (BWV_MAP_TILE_URL)" }).addTo(map);
     }
     return map;
   }

@@ -62,7 +62,9 @@ BWV.Player = (() => {
       const newest = frags[frags.length - 1];
       if (newest && newest.programDateTime) s.newestAge = (now() - (newest.programDateTime + newest.duration * 1000)) / 1000;
       if (hls && live) {
-        if (Number.isFinite(hls.latency)) s.behindEdge = hls.latency;
+        // Media time, so that behind live = newest segment's age + behind the edge (hls.latency also counts
+        // the playlist's age, which the newest segment's age already shows).
+        if (newest) s.behindEdge = newest.start + newest.duration - video.currentTime;
         const playing = hls.playingDate;
         if (playing && !video.paused) s.behindLive = (now() - playing.getTime()) / 1000;
       }
