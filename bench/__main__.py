@@ -47,16 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="pipeline throughput and latency, thumbnails inline/agent/off + raw")
-    _sizes(p, 8, 25)
+    _sizes(p, 8, 40)
     p.add_argument("--modes", default="inline,agent,off", help="BWV_THUMBNAILS settings to run (default all three)")
     p.add_argument("--no-raw", action="store_true", help="skip the raw loop (no ratio)")
 
     p = sub.add_parser("raw", parents=[common], help="the raw loop alone")
-    _sizes(p, 8, 25)
+    _sizes(p, 8, 40)
     p.add_argument("--threads", type=int, default=8, help="PUTs in flight (default 8, as BWV_S3_THREADS)")
 
     p = sub.add_parser("realtime", parents=[common], help="real-time camera capacity of one worker")
-    p.add_argument("--steps", default=None, help="camera counts to try, ascending (default 10,20,40,60,80,120,160)")
+    p.add_argument("--steps", default=None, help="camera counts to try, ascending (default 10,20,30,40,60,80,120,160,200)")
     p.add_argument("--step-seconds", type=float, default=None, help="seconds of publishing per step (default 10)")
     p.add_argument("--drain", type=float, default=4.0, help="seconds after a step for its last segments (default 4)")
     p.add_argument("--target-p99", type=float, default=1.0, help="p99 capture end -> stored, seconds (default 1)")
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=None, help="timed runs per row (default 50; --tiny 2)")
 
     p = sub.add_parser("scaling", parents=[common], help="1 vs 2 workers")
-    _sizes(p, 8, 25)
+    _sizes(p, 8, 40)
     p.add_argument("--modes", default=None, help="BWV_THUMBNAILS settings to run (default inline,off; --tiny inline)")
 
     from bench import live
@@ -108,10 +108,10 @@ def raw_table(f: Any) -> str:
 
     return table("Raw loop: aiokafka consume + SHA-256 + S3 PUT (minio SDK, thread pool)",
                  ["segments", "MB", "seconds", "seg/s", "MB/s", "CPU s/GB", "moto CPU s/GB", "Tansu CPU s/GB",
-                  "p50 s", "p99 s"],
+                  "publisher CPU s/GB", "p50 s", "p99 s"],
                  [[f.segments, f.megabytes, f.seconds, f.segments_per_second, f.megabytes_per_second,
                    f.cpu_seconds_per_gb, f.s3_cpu_seconds_per_gb, f.broker_cpu_seconds_per_gb,
-                   f.latency_stored.p50, f.latency_stored.p99]])
+                   f.publisher_cpu_seconds_per_gb, f.latency_stored.p50, f.latency_stored.p99]])
 
 
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
@@ -123,34 +123,52 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"unknown --modes {', '.join(sorted(unknown))}: choose from {', '.join(ingest.MODES)}")
     segments = load_segments(_spec(args))
-    raw_figures = None
+    raw_runs = []
     if not args.no_raw:
-        raw_figures = raw.run_phase(segments, cameras, per_camera, args.partitions)
-        print(f"  raw loop: {raw_figures.megabytes_per_second} MB/s", flush=True)
+        raw_runs.append(raw.run_phase(segments, cameras, per_camera, args.partitions))
+        print(f"  raw loop: {raw_runs[-1].megabytes_per_second} MB/s", flush=True)
     phases = []
     for mode in modes:
         phase = ingest.run_phase(segments, cameras, per_camera, args.partitions, mode)
         print(f"  thumbnails {mode}: {phase.megabytes_per_second} MB/s, {phase.worker_cpu_seconds_per_gb} CPU s/GB",
               flush=True)
         phases.append(phase)
+    if not args.no_raw:
+        # Again at the end: the limit is the better of the two (other load on the machine only lowers it).
+        raw_runs.append(raw.run_phase(segments, cameras, per_camera, args.partitions))
+        print(f"  raw loop again: {raw_runs[-1].megabytes_per_second} MB/s", flush=True)
+    raw_figures = max(raw_runs, key=lambda r: r.megabytes_per_second, default=None)
     print(ingest.report(raw_figures, phases))
-    fastest = max((p for p in phases if p.mode != "off"), key=lambda p: p.segments_per_second, default=None)
-    if fastest is not None:
-        print(f"\nFastest with thumbnails: {fastest.mode}")
+    if len(raw_runs) == 2:
+        print(f"(raw loop: {raw_runs[0].megabytes_per_second} MB/s first, {raw_runs[1].megabytes_per_second} MB/s last; "
+              "the better one is the limit)")
+    on = sorted((p for p in phases if p.mode != "off"), key=lambda p: p.megabytes_per_second, reverse=True)
+    if len(on) == 2:
+        a, b = on
+        gap = a.megabytes_per_second / b.megabytes_per_second - 1
+        verdict = f"{a.mode} faster by {100 * gap:.0f} %" if gap > 0.1 else "within 10 %: a tie on throughput here"
+        print(f"\nThumbnails {a.mode} {a.megabytes_per_second} MB/s vs {b.mode} {b.megabytes_per_second} MB/s: {verdict}; "
+              f"total CPU per GB {a.mode} {_total_cpu(a):.1f} s, {b.mode} {_total_cpu(b):.1f} s")
     return {
         "config": {"cameras": cameras, "segments_per_camera": per_camera, "partitions": args.partitions,
                    "segment": _spec(args).name},
         "raw": raw_figures,
+        "raw_runs": raw_runs,
         "pipeline": phases,
         "fraction_of_raw": {p.mode: round(p.megabytes_per_second / raw_figures.megabytes_per_second, 3)
                             for p in phases} if raw_figures else None,
     }
 
 
+def _total_cpu(p: Any) -> float:
+    return (p.worker_cpu_seconds_per_gb + p.s3_cpu_seconds_per_gb + p.broker_cpu_seconds_per_gb
+            + p.publisher_cpu_seconds_per_gb)
+
+
 def cmd_realtime(args: argparse.Namespace) -> dict[str, Any]:
     from bench import realtime
 
-    steps = [int(s) for s in (args.steps or ("2,4" if args.tiny else "10,20,40,60,80,120,160")).split(",")]
+    steps = [int(s) for s in (args.steps or ("2,4" if args.tiny else "10,20,30,40,60,80,120,160,200")).split(",")]
     step_seconds = args.step_seconds or (2.0 if args.tiny else 10.0)
     budget = args.budget or (30.0 if args.tiny else 165.0)
     waits = tuple(None if w.strip() == "shipped" else int(w)

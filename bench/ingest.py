@@ -17,11 +17,12 @@ Figures per phase:
   segment). Under a flood these measure queueing (a segment waits behind the
   backlog); ``python -m bench realtime`` measures latency at a sustainable load.
 
-    python -m bench ingest [--cameras 8] [--segments 25] [--modes inline,agent,off]
+    python -m bench ingest [--cameras 8] [--segments 40] [--modes inline,agent,off]
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ class PipelineFigures:
     worker_cpu_seconds_per_gb: float
     s3_cpu_seconds_per_gb: float
     broker_cpu_seconds_per_gb: float
+    publisher_cpu_seconds_per_gb: float  # this process: the cameras' producer and the collector
     latency_stored: Latency
     latency_thumbnail: Latency
     latency_indexed: Latency
@@ -68,11 +70,13 @@ def flood_and_measure(bs: BenchStack, ids: list[str], segments: list[BenchSegmen
     fleet = Fleet(bs.settings, ids, segments)
     pids = [w.proc.pid for w in bs.workers]
     before = {pid: cpu_seconds(pid) for pid in (*pids, bs.s3_pid, bs.broker_pid)}
+    own_before = time.process_time()
     try:
         fleet.flood(per_camera)
         keys = list(fleet.published)
         complete = collector.wait(keys, timeout, thumbnails=mode != "off", indexed=True)
         used = {pid: cpu_seconds(pid) - before[pid] for pid in before}
+        own = time.process_time() - own_before
     finally:
         fleet.close()
         collector.stop()
@@ -92,7 +96,7 @@ def flood_and_measure(bs: BenchStack, ids: list[str], segments: list[BenchSegmen
     return PipelineFigures(
         mode, len(pids), len(stored), round(mb, 1), round(seconds, 2), round(len(stored) / seconds, 1),
         round(mb / seconds, 1), round(worker_cpu, 2), round(worker_cpu / gb, 2), round(used[bs.s3_pid] / gb, 2),
-        round(used[bs.broker_pid] / gb, 2), lat(collector.stored), lat(collector.thumbnails), lat(collector.indexed),
+        round(used[bs.broker_pid] / gb, 2), round(own / gb, 2), lat(collector.stored), lat(collector.thumbnails), lat(collector.indexed),
         complete,
     )
 
@@ -105,19 +109,32 @@ def run_phase(segments: list[BenchSegment], cameras: int, per_camera: int, parti
         return flood_and_measure(bs, ids, segments, per_camera, mode, timeout)
 
 
+def cpu_ceiling(p: Any) -> float:
+    """MB/s at which this run's processes would use every core of the machine (nproc / CPU s per MB)."""
+    import os
+
+    worker = getattr(p, "worker_cpu_seconds_per_gb", None) or getattr(p, "cpu_seconds_per_gb", 0.0)
+    total = worker + p.s3_cpu_seconds_per_gb + p.broker_cpu_seconds_per_gb + p.publisher_cpu_seconds_per_gb
+    return round(len(os.sched_getaffinity(0)) * 1000 / total, 1) if total else float("nan")
+
+
 def report(raw: Any | None, phases: list[PipelineFigures]) -> str:
     """The throughput table (with the ratio to the raw loop) and the latency table."""
     rows: list[list[Any]] = []
     if raw is not None:
         rows.append(["raw loop (consume+SHA-256+PUT)", raw.segments, raw.segments_per_second, raw.megabytes_per_second,
-                     "100%", raw.cpu_seconds_per_gb, raw.s3_cpu_seconds_per_gb, raw.broker_cpu_seconds_per_gb])
+                     "100%", raw.cpu_seconds_per_gb, raw.s3_cpu_seconds_per_gb, raw.broker_cpu_seconds_per_gb,
+                     raw.publisher_cpu_seconds_per_gb, cpu_ceiling(raw)])
     for p in phases:
         ratio = f"{100 * p.megabytes_per_second / raw.megabytes_per_second:.0f}%" if raw is not None else "–"
         rows.append([f"pipeline, thumbnails {p.mode}" + ("" if p.complete else " (INCOMPLETE)"), p.segments,
                      p.segments_per_second, p.megabytes_per_second, ratio, p.worker_cpu_seconds_per_gb,
-                     p.s3_cpu_seconds_per_gb, p.broker_cpu_seconds_per_gb])
-    out = table("Throughput, one worker (flood)",
-                ["what", "segments", "seg/s", "MB/s", "of raw", "CPU s/GB", "moto CPU s/GB", "Tansu CPU s/GB"], rows)
+                     p.s3_cpu_seconds_per_gb, p.broker_cpu_seconds_per_gb, p.publisher_cpu_seconds_per_gb,
+                     cpu_ceiling(p)])
+    out = table("Throughput, one worker (flood); CPU seconds per GB ingested, by process; the MB/s at which "
+                "they would fill every core",
+                ["what", "segments", "seg/s", "MB/s", "of raw", "worker", "moto", "Tansu", "publisher",
+                 "CPU ceiling MB/s"], rows)
     lat_rows: list[list[Any]] = []
     if raw is not None:
         l = raw.latency_stored  # noqa: E741
@@ -129,3 +146,11 @@ def report(raw: Any | None, phases: list[PipelineFigures]) -> str:
     out += table("Latency from publish under the flood, seconds (queueing behind the backlog)",
                  ["run", "to", "p50", "p95", "p99", "max"], lat_rows)
     return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.__main__ import main
+
+    main(["ingest", *sys.argv[1:]])

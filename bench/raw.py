@@ -8,7 +8,7 @@ PUTs in flight (the worker's BWV_S3_THREADS default). The pipeline's throughput
 is reported as a fraction of this loop's, measured the same way: the same
 segments flooded by the same publisher into a fresh stack.
 
-    python -m bench raw [--cameras 8] [--segments 25]
+    python -m bench raw [--cameras 8] [--segments 40]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class RawFigures:
     cpu_seconds_per_gb: float
     s3_cpu_seconds_per_gb: float
     broker_cpu_seconds_per_gb: float
+    publisher_cpu_seconds_per_gb: float
     latency_stored: Latency
     threads: int
 
@@ -164,12 +165,14 @@ def run_phase(segments: list[BenchSegment], cameras: int, per_camera: int, parti
                 raise RuntimeError(f"the raw loop did not start; see {bs.workdir / 'logs' / 'raw.log'}")
             fleet = Fleet(bs.settings, ids, segments)
             cpu = {pid: cpu_seconds(pid) for pid in (bs.s3_pid, bs.broker_pid)}
+            own = time.process_time()
             try:
                 fleet.flood(per_camera)
             finally:
                 fleet.close()
             child.wait(timeout)
             s3_cpu, broker_cpu = (cpu_seconds(pid) - cpu[pid] for pid in (bs.s3_pid, bs.broker_pid))
+            own = time.process_time() - own
         finally:
             if child.poll() is None:
                 child.kill()
@@ -185,7 +188,7 @@ def run_phase(segments: list[BenchSegment], cameras: int, per_camera: int, parti
     return RawFigures(
         report["segments"], round(mb, 1), round(seconds, 2), round(report["segments"] / seconds, 1),
         round(mb / seconds, 1), round(report["cpu_seconds"], 2), round(report["cpu_seconds"] / gb, 2),
-        round(s3_cpu / gb, 2), round(broker_cpu / gb, 2), Latency.of(report["latencies"]), threads,
+        round(s3_cpu / gb, 2), round(broker_cpu / gb, 2), round(own / gb, 2), Latency.of(report["latencies"]), threads,
     )
 
 

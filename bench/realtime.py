@@ -23,7 +23,7 @@ The publisher runs in this process (one kafka-python producer); it can fall
 behind its schedule at high counts, so its lateness is reported too: a late
 publisher understates the load, never the latency (capture end = hand-over time).
 
-    python -m bench realtime [--steps 10,20,40,60,80,120,160] [--step-seconds 10] [--fetch-waits shipped,10]
+    python -m bench realtime [--steps 10,20,30,40,60,80,120,160,200] [--step-seconds 10] [--fetch-waits shipped,10]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Step:
     megabytes_per_second: float  # offered load
     latency_stored: Latency
     latency_indexed: Latency
+    latency_thumbnail: Latency
     worker_cpu_fraction: float  # of one core, during the step
     s3_cpu_fraction: float
     broker_cpu_fraction: float
@@ -103,14 +104,15 @@ def _series(segments: list[BenchSegment], steps: list[int], step_seconds: float,
                 cpu = {p: cpu_seconds(p) for p in pids}
                 wall0 = time.monotonic()
                 keys, late = paced(fleet, sequence, n, step_seconds, period)
-                collector.wait(keys, drain_seconds, thumbnails=False, indexed=True)
+                collector.wait(keys, drain_seconds, thumbnails=mode != "off", indexed=True)
                 elapsed = time.monotonic() - wall0
                 used = {p: round((cpu_seconds(p) - cpu[p]) / elapsed, 2) for p in pids}
                 stored = [k for k in keys if k in collector.stored]
                 latency = Latency.of([collector.stored[k] - fleet.published[k] for k in stored])
                 indexed = Latency.of([collector.indexed[k] - fleet.published[k] for k in keys if k in collector.indexed])
+                thumbs = Latency.of([collector.thumbnails[k] - fleet.published[k] for k in keys if k in collector.thumbnails])
                 mb_per_s = sum(fleet.sizes[k] for k in keys) / 1e6 / (len(keys) / n * period)
-                step = Step(label, n, len(keys), len(stored), round(mb_per_s, 1), latency, indexed, used[pids[0]],
+                step = Step(label, n, len(keys), len(stored), round(mb_per_s, 1), latency, indexed, thumbs, used[pids[0]],
                             used[pids[1]], used[pids[2]], round(sorted(late)[int(0.99 * (len(late) - 1))], 3),
                             len(stored) == len(keys) and latency.p99 < target_p99)
                 out.append(step)
@@ -187,18 +189,24 @@ def _raw_step(segments: list[BenchSegment], n: int, step_seconds: float, partiti
 
 def report(result: dict[str, Any]) -> str:
     rows = [[s.series, s.cameras, s.megabytes_per_second, f"{s.stored}/{s.segments}", s.latency_stored.p50,
-             s.latency_stored.p95, s.latency_stored.p99, s.latency_indexed.p99, s.worker_cpu_fraction,
+             s.latency_stored.p95, s.latency_stored.p99, s.latency_indexed.p99, s.latency_thumbnail.p99, s.worker_cpu_fraction,
              s.s3_cpu_fraction, s.broker_cpu_fraction, s.publisher_late_p99, "pass" if s.passed else "FAIL"]
             for s in result["steps"]]
     raw = result.get("raw_reference")
     if raw:
         l = raw["latency_stored"]  # noqa: E741
         rows.append([f"raw loop, fetch wait {raw['fetch_wait_ms']} ms", raw["cameras"], "", f"{raw['stored']}/{raw['segments']}",
-                     l.p50, l.p95, l.p99, "", "", raw["s3_cores"], "", "", "pass" if raw["passed"] else "FAIL"])
+                     l.p50, l.p95, l.p99, "", "", "", raw["s3_cores"], "", "", "pass" if raw["passed"] else "FAIL"])
     out = table(f"Real-time cameras, one worker (thumbnails {result['thumbnails']}): capture end -> stored, seconds",
-                ["series", "cameras", "MB/s", "stored", "p50", "p95", "p99", "p99 indexed", "worker cores",
+                ["series", "cameras", "MB/s", "stored", "p50", "p95", "p99", "p99 indexed", "p99 thumbnail", "worker cores",
                  "moto cores", "Tansu cores", "publisher late p99", ""], rows)
     for label, cameras in result["capacity"].items():
         out += (f"\nCapacity, {label}: {cameras} real-time cameras "
                 f"(p99 capture end -> stored < {result['target_p99_seconds']:g} s, every segment stored)")
     return out
+
+
+if __name__ == "__main__":
+    from bench.__main__ import main
+
+    main(["realtime", *sys.argv[1:]])

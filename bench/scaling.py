@@ -5,7 +5,7 @@ two workers split the partitions. Each count gets a fresh stack; with two
 workers the flood starts only once the group has settled (each worker's latest
 assignment of bwv.segments non-empty, disjoint, covering every partition).
 
-    python -m bench scaling [--cameras 8] [--segments 25]
+    python -m bench scaling [--cameras 8] [--segments 40] [--modes inline,off]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from bench.common import BenchSegment, BenchStack, bench_stack, spread_cameras, table
-from bench.ingest import PipelineFigures, flood_and_measure
+from bench.ingest import PipelineFigures, cpu_ceiling, flood_and_measure
 
 ASSIGNED = "Setting newly assigned partitions"
 ROW = re.compile(r"^\|\s*(?P<topic>\S+)\s*\|\s*\{(?P<partitions>[^}]*)\}\s*\|")
@@ -66,10 +66,11 @@ def report(phases: list[PipelineFigures]) -> str:
     base = phases[0].segments_per_second
     rows = [[p.workers, p.segments, p.segments_per_second, p.megabytes_per_second,
              f"{p.segments_per_second / base:.2f}x", p.worker_cpu_seconds_per_gb, p.s3_cpu_seconds_per_gb,
-             p.broker_cpu_seconds_per_gb, p.latency_stored.p50] for p in phases]
-    return table(f"Scaling (thumbnails {phases[0].mode}, flood)",
-                 ["workers", "segments", "seg/s", "MB/s", "speed-up", "worker CPU s/GB (all)", "moto CPU s/GB",
-                  "Tansu CPU s/GB", "p50 stored s"], rows)
+             p.broker_cpu_seconds_per_gb, p.publisher_cpu_seconds_per_gb, cpu_ceiling(p), p.latency_stored.p50]
+            for p in phases]
+    return table(f"Scaling (thumbnails {phases[0].mode}, flood); CPU seconds per GB, by process",
+                 ["workers", "segments", "seg/s", "MB/s", "speed-up", "workers (all)", "moto", "Tansu", "publisher",
+                  "CPU ceiling MB/s", "p50 stored s"], rows)
 
 
 def speedup(phases: list[PipelineFigures]) -> float:
@@ -78,3 +79,11 @@ def speedup(phases: list[PipelineFigures]) -> float:
 
 def summary(phases: list[PipelineFigures]) -> dict[str, Any]:
     return {"phases": phases, "speedup": speedup(phases)}
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.__main__ import main
+
+    main(["scaling", *sys.argv[1:]])
