@@ -170,7 +170,7 @@ def cmd_realtime(args: argparse.Namespace) -> dict[str, Any]:
 
     steps = [int(s) for s in (args.steps or ("2,4" if args.tiny else "10,20,30,40,60,80,120,160,200")).split(",")]
     step_seconds = args.step_seconds or (2.0 if args.tiny else 10.0)
-    budget = args.budget or (30.0 if args.tiny else 165.0)
+    budget = args.budget or (30.0 if args.tiny else 150.0)
     waits = tuple(None if w.strip() == "shipped" else int(w)
                   for w in (args.fetch_waits or ("10" if args.tiny else "shipped,10")).split(","))
     drain = min(args.drain, 2.0) if args.tiny else args.drain
@@ -224,7 +224,7 @@ HANDLERS = {"ingest": cmd_ingest, "raw": cmd_raw, "realtime": cmd_realtime, "thu
             "scaling": cmd_scaling, "live": cmd_live}
 
 
-def _run_one(name: str, args: argparse.Namespace) -> None:
+def _run_one(name: str, args: argparse.Namespace, argv: list[str]) -> None:
     from bench import common
 
     common.EXTRA_ENV.clear()
@@ -242,22 +242,21 @@ def _run_one(name: str, args: argparse.Namespace) -> None:
     seconds = round(time.monotonic() - started, 1)
     path = write_result(name, {"benchmark": name, "tiny": args.tiny, "machine": about, "wall_seconds": seconds,
                                "env": dict(common.EXTRA_ENV),
-                               "command": "python -m bench " + " ".join(sys.argv[1:]), **figures}, args.results)
+                               "command": "python -m bench " + " ".join(argv), **figures}, args.results)
     print(f"\n{name}: {seconds} s; written {path}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.command != "all":
-        _run_one(args.command, args)
+        _run_one(args.command, args, argv)
         return
     for name in COMMANDS:
-        sub = parser.parse_args([name, *(["--tiny"] if args.tiny else []), "--results", str(args.results),
-                                 *(f"--env={e}" for e in args.env)])
-        if name == "ingest":
-            sub.no_raw = False
-        _run_one(name, sub)
+        sub_argv = [name, *(["--tiny"] if args.tiny else []), "--results", str(args.results),
+                    *(f"--env={e}" for e in args.env)]
+        _run_one(name, parser.parse_args(sub_argv), sub_argv)
 
 
 if __name__ == "__main__":

@@ -227,9 +227,10 @@ class Indexer:
 
     async def _status_check(self, event: EventT, partition: int) -> None:
         live = 0
+        owned = self._owned()
         for key, raw in list(self.cameras.items()):
             current = camera_index.CameraIndex.model_validate_json(raw)
-            if current.status is not None and current.status.live and current.partition in self._owned():
+            if current.status is not None and current.status.live and current.partition in owned:
                 live += 1
             if current.partition != partition or current.status is None:
                 continue
