@@ -304,24 +304,9 @@ class BenchStack:
 
 def _start_bench_worker(env: dict[str, str], log_path: Path, ready_timeout: float = 60.0) -> Any:
     """As bwv.stack.start_worker, but ``python -m bench.worker``."""
-    import subprocess
-    import sys
+    from bwv.stack import start_worker
 
-    from bwv.stack import Child, StackError
-
-    out = open(log_path, "ab")  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdout=out, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True)
-    child = Child("worker", proc, f"http://127.0.0.1:{env['BWV_WEB_PORT']}", log_path)
-    deadline = time.monotonic() + ready_timeout
-    while "[^Worker]: Ready" not in log_path.read_text(errors="replace"):
-        if proc.poll() is not None:
-            raise StackError(f"worker exited with {proc.returncode}; see {log_path}")
-        if time.monotonic() > deadline:
-            child.stop()
-            raise StackError(f"worker not ready after {ready_timeout:.0f} s; see {log_path}")
-        time.sleep(0.2)
-    return child
+    return start_worker(env, log_path, ready_timeout, command=("-m", "bench.worker"))
 
 
 @contextlib.contextmanager

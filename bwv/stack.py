@@ -102,10 +102,14 @@ def start_s3(port: int | None = None, log_path: Path | None = None) -> Child:
 
 
 def start_worker(
-    env: dict[str, str], log_path: Path, ready_timeout: float = 60.0, python: str = sys.executable
+    env: dict[str, str],
+    log_path: Path,
+    ready_timeout: float = 60.0,
+    python: str = sys.executable,
+    command: tuple[str, ...] = ("-m", "bwv", "worker"),
 ) -> Child:
-    """Start ``bwv worker`` and wait until it has joined its group and is consuming."""
-    proc = _spawn([python, "-m", "bwv", "worker"], log_path, {**os.environ, **env})
+    """Start ``bwv worker`` (or ``command``) and wait until it has joined its group and is consuming."""
+    proc = _spawn([python, *command], log_path, {**os.environ, **env})
     child = Child("worker", proc, f"http://127.0.0.1:{env.get('BWV_WEB_PORT', '6066')}", log_path)
     deadline = time.monotonic() + ready_timeout
     while "[^Worker]: Ready" not in log_path.read_text(errors="replace"):
