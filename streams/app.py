@@ -63,6 +63,7 @@ from streams.identity import IdentityProblem, check_identity
 from streams.ingest import Ingestor, Outcome
 from streams.objectstore import META_SHA256, ObjectStore
 from streams.readmodel import IndexView
+from streams.refetch import read_range
 from streams.registry import CameraRegistry
 from streams.thumbnailer import SegmentRef, ThumbnailOutcome, Thumbnailer
 
@@ -214,6 +215,8 @@ class Pipeline:
         if problem is not None:
             await self._reject(event, problem.reason, problem.detail, record)
             return
+        if isinstance(record, SegmentHeader):
+            await self._repair_gap(event, record)
         # Inline thumbnails: the picture is cut from the bytes in memory while the
         # segment is being stored, so it adds no storage round trip and little latency.
         cut = None
@@ -235,6 +238,52 @@ class Pipeline:
         await self._emit(event, record, outcome)
         if picture is not None and outcome.stored is not None:
             await self._emit_thumbnail(await self.thumbnailer.save(_ref(outcome.stored), picture))
+
+    async def _repair_gap(self, event: EventT, record: SegmentHeader) -> None:
+        """Segments the consumer skipped are read again from their offsets and stored first.
+
+        A gap in a recording whose last segment came from this same partition can
+        only be filled by messages between the two offsets: if the camera sent
+        them, they are there, and they are ingested, in order, before this one.
+        """
+        message = event.message
+        state = self._state(record.recording_id)
+        if (
+            state is None
+            or record.sequence <= state.last_sequence + 1
+            or state.last_partition != message.partition
+            or not 0 <= state.last_offset < message.offset - 1
+        ):
+            return
+        skipped = await read_range(self.settings, message.topic, message.partition, state.last_offset + 1, message.offset)
+        for old in skipped:
+            if (old.key or b"") != (message.key or b""):
+                continue
+            try:
+                header = decode_headers(old.headers)
+            except HeaderError:
+                continue  # bad input: it would have been refused anyway
+            current = self._state(record.recording_id)
+            if (
+                not isinstance(header, SegmentHeader)
+                or header.recording_id != record.recording_id
+                or (current is not None and header.sequence <= current.last_sequence)
+                or header.sequence >= record.sequence
+            ):
+                continue
+            payload, signature = signed_parts(old.headers)
+            if check_identity(
+                header.camera_id, old.key, payload, signature, self.registry.get(header.camera_id),
+                self.settings.require_signed_segments,
+            ):
+                continue
+            log.warning(
+                "segment %s/%d at %s[%d]@%d was skipped by the consumer: recovered from its offset",
+                header.recording_id, header.sequence, message.topic, old.partition, old.offset,
+            )
+            self.metrics.recovered_skips.inc()
+            outcome = await self.ingestor.segment(header, old.value or b"", current, old.partition, old.offset)
+            await self._emit(event, header, outcome)
 
     def _identity_problem(self, message: faust.types.tuples.Message, record: SegmentHeader | RecordingEnd) -> IdentityProblem | None:
         payload, signature = signed_parts(message.headers)

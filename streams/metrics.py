@@ -49,6 +49,9 @@ class WorkerMetrics:
         self.storage_errors = Counter("bwv_storage_errors", "Object-store calls that failed", registry=r)
         self.storage_retries = Counter("bwv_storage_retries", "Object-store calls retried after a failure", registry=r)
         self.live_cameras = Gauge("bwv_live_cameras", "Cameras of this worker's partitions that sent a segment lately", registry=r)
+        self.recovered_skips = Counter(
+            "bwv_recovered_skips", "Segments the consumer skipped, read again from their offsets and stored", registry=r
+        )
         self.lag = Gauge("bwv_consumer_lag", "Messages of bwv.segments not yet committed", ["partition"], registry=r)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
