@@ -216,7 +216,10 @@ class Pipeline:
             await self._reject(event, problem.reason, problem.detail, record)
             return
         if isinstance(record, SegmentHeader):
-            await self._repair_gap(event, record)
+            try:
+                await self._repair_gap(event, record)
+            except Exception:  # noqa: BLE001 - the gap is still alerted below; the batch must go on
+                log.exception("could not read back the gap before %s/%d", record.recording_id, record.sequence)
         # Inline thumbnails: the picture is cut from the bytes in memory while the
         # segment is being stored, so it adds no storage round trip and little latency.
         cut = None
