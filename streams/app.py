@@ -211,7 +211,7 @@ class Pipeline:
         except HeaderError as exc:
             await self._reject(event, exc.reason, exc.detail)
             return
-        problem = self._identity_problem(message, record)
+        problem = self._identity_problem(message.key, message.headers, record)
         if problem is not None:
             await self._reject(event, problem.reason, problem.detail, record)
             return
@@ -274,11 +274,7 @@ class Pipeline:
                 or header.sequence >= record.sequence
             ):
                 continue
-            payload, signature = signed_parts(old.headers)
-            if check_identity(
-                header.camera_id, old.key, payload, signature, self.registry.get(header.camera_id),
-                self.settings.require_signed_segments,
-            ):
+            if self._identity_problem(old.key, old.headers, header):
                 continue
             log.warning(
                 "segment %s/%d at %s[%d]@%d was skipped by the consumer: recovered from its offset",
@@ -288,11 +284,13 @@ class Pipeline:
             outcome = await self.ingestor.segment(header, old.value or b"", current, old.partition, old.offset)
             await self._emit(event, header, outcome)
 
-    def _identity_problem(self, message: faust.types.tuples.Message, record: SegmentHeader | RecordingEnd) -> IdentityProblem | None:
-        payload, signature = signed_parts(message.headers)
+    def _identity_problem(
+        self, key: bytes | None, headers: object, record: SegmentHeader | RecordingEnd
+    ) -> IdentityProblem | None:
+        payload, signature = signed_parts(headers)  # type: ignore[arg-type]
         return check_identity(
             record.camera_id,
-            message.key,
+            key,
             payload,
             signature,
             self.registry.get(record.camera_id),
