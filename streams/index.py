@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.layout import sequence_of
+from schemas.layout import recording_prefix, sequence_of
 from streams.retention import expiry
 from schemas.records import (
     Alert,
@@ -63,6 +63,7 @@ class IndexUpdate:
     index: CameraIndex
     summaries: list[RecordingSummary] = field(default_factory=list)
     status: CameraStatus | None = None
+    placeholders: list[RecordingSummary] = field(default_factory=list)  # saved, not published (no segment yet)
     alerts: list[Alert] = field(default_factory=list)
 
 
@@ -147,6 +148,13 @@ def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Peri
     last_end = stored.capture_end
     if previous is not None and previous.last_capture_end is not None:
         last_end = max(last_end, previous.last_capture_end)
+    # The camera's picture is its current recording's, or any it has: a thumbnail read before
+    # this segment (or before an end marker read early) counts; there is one per interval only.
+    picture = previous.latest_thumbnail if previous else None
+    if summary.latest_thumbnail and (
+        picture is None or (current == stored.recording_id and not picture.startswith(recording_prefix(stored.recording_id)))
+    ):
+        picture = summary.latest_thumbnail
     index.status = CameraStatus(
         camera_id=stored.camera_id,
         officer_id=stored.officer_id,
@@ -156,7 +164,7 @@ def on_stored(index: CameraIndex, stored: StoredSegment, partition: int, p: Peri
         last_capture_end=last_end,
         last_stored_at=stored.stored_at,
         ingest_delay_seconds=round((stored.stored_at - stored.capture_end).total_seconds(), 3),
-        latest_thumbnail=previous.latest_thumbnail if previous else None,
+        latest_thumbnail=picture,
         location=stored.location or (previous.location if previous else None),
         updated_at=now,
     )
@@ -196,12 +204,20 @@ def on_quarantined(index: CameraIndex, q: QuarantinedSegment, partition: int, p:
     return IndexUpdate(index, summaries=[summary])
 
 
-def on_thumbnail(index: CameraIndex, thumb: Thumbnail, partition: int, now: datetime) -> IndexUpdate:
+def on_thumbnail(index: CameraIndex, thumb: Thumbnail, partition: int, p: Periods, now: datetime) -> IndexUpdate:
     index = index.model_copy(deep=True)
     index.partition = partition
     update = IndexUpdate(index)
     summary = index.recordings.get(thumb.recording_id)
-    if summary is not None and (summary.latest_thumbnail is None or sequence_of(summary.latest_thumbnail) <= thumb.sequence):
+    if summary is None:
+        # Read before its segment's stored event (another topic): kept on a placeholder the
+        # segment fills in, and not published until then. With one thumbnail per interval,
+        # dropping it would leave the recording without a picture until the next one.
+        officer = index.status.officer_id if index.status else "unknown"
+        placeholder = _new_summary(thumb.camera_id, officer, thumb.recording_id, thumb.capture_start, thumb.capture_start, p, now)
+        index.recordings[thumb.recording_id] = placeholder = placeholder.model_copy(update={"latest_thumbnail": thumb.key})
+        update.placeholders.append(placeholder)
+    elif summary.latest_thumbnail is None or sequence_of(summary.latest_thumbnail) <= thumb.sequence:
         index.recordings[thumb.recording_id] = summary = _with(summary, now, latest_thumbnail=thumb.key)
         update.summaries.append(summary)
     status = index.status

@@ -176,7 +176,7 @@ class Indexer:
         update = rule(current)
         update.index.seen[message.topic] = message.offset
         update.summaries = [await self._seal_if_closed(summary) for summary in update.summaries]
-        for summary in update.summaries:
+        for summary in [*update.summaries, *update.placeholders]:
             old = entries.get(summary.recording_id)
             self._save_entry(
                 old.model_copy(update={"summary": summary}) if old else RecordingEntry(summary=summary, partition=message.partition)
@@ -213,8 +213,8 @@ class Indexer:
         await self._apply(event, ended.camera_id, [ended.recording_id], lambda i: camera_index.on_ended(i, ended, part, p, self.now()))
 
     async def _on_thumbnail(self, event: EventT, thumb: Thumbnail) -> None:
-        part = event.message.partition
-        update = await self._apply(event, thumb.camera_id, [thumb.recording_id], lambda i: camera_index.on_thumbnail(i, thumb, part, self.now()))
+        p, part = self.periods, event.message.partition
+        update = await self._apply(event, thumb.camera_id, [thumb.recording_id], lambda i: camera_index.on_thumbnail(i, thumb, part, p, self.now()))
         if update is not None:
             await self._hold_if_marked(thumb.recording_id, thumb.key)
 

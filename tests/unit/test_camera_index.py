@@ -112,14 +112,41 @@ def test_a_new_recording_closes_the_one_left_open() -> None:
     assert index.status and index.status.current_recording == "rec-2"
 
 
+def test_a_thumbnail_read_before_its_segment_is_kept_for_the_summary_and_the_status() -> None:
+    # Thumbnails and stored segments come on different topics; one per interval must not be lost.
+    index, updates = run(
+        lambda i: on_stored(i, stored(0, "rec-0"), 0, P, T0),
+        lambda i: on_thumbnail(i, thumb(0, "rec-1"), 0, P, T0),  # the next recording's, early
+        lambda i: on_stored(i, stored(0, "rec-1"), 0, P, T0),
+    )
+    assert updates[1].summaries == []  # the placeholder is saved, not published
+    assert [s.latest_thumbnail for s in updates[1].placeholders] == [thumbnail_key("rec-1", 0)]
+    summary = index.recordings["rec-1"]
+    assert summary.latest_thumbnail == thumbnail_key("rec-1", 0)
+    assert (summary.officer_id, summary.segment_count, summary.start) == ("pc-1", 1, T0)
+    assert index.status and index.status.current_recording == "rec-1"
+    assert index.status.latest_thumbnail == thumbnail_key("rec-1", 0)
+
+
+def test_end_marker_and_thumbnail_read_before_the_segments_still_give_the_camera_its_picture() -> None:
+    index, _ = run(
+        lambda i: on_ended(i, ended(sent=1), 0, P, T0),
+        lambda i: on_thumbnail(i, thumb(0), 0, P, T0),
+        lambda i: on_stored(i, stored(0), 0, P, T0),
+    )
+    assert index.recordings["rec-1"].latest_thumbnail == thumbnail_key("rec-1", 0)
+    assert index.status and index.status.current_recording is None
+    assert index.status.latest_thumbnail == thumbnail_key("rec-1", 0)
+
+
 def test_quarantine_marks_the_recording_and_thumbnails_follow_the_newest_segment() -> None:
     q = QuarantinedSegment(camera_id="cam-1", officer_id="pc-1", recording_id="rec-1", sequence=1, reason="hash_mismatch",
                            detail="x", capture_start=T0, capture_end=T0, sha256="0" * 64, bucket="q", key="k")
     index, _ = run(
         lambda i: on_stored(i, stored(0), 0, P, T0),
         lambda i: on_quarantined(i, q, 0, P, T0),
-        lambda i: on_thumbnail(i, thumb(2), 0, T0),
-        lambda i: on_thumbnail(i, thumb(0), 0, T0),  # late: does not replace the newer one
+        lambda i: on_thumbnail(i, thumb(2), 0, P, T0),
+        lambda i: on_thumbnail(i, thumb(0), 0, P, T0),  # late: does not replace the newer one
     )
     summary = index.recordings["rec-1"]
     assert summary.state is RecordingStateName.quarantined and summary.quarantined_segments == 1
