@@ -218,6 +218,7 @@ class Fleet:
     base: datetime = field(default_factory=lambda: datetime.now(timezone.utc) - timedelta(hours=1))
     published: dict[tuple[str, int], float] = field(default_factory=dict)  # (recording, sequence) -> time.time()
     sizes: dict[tuple[str, int], int] = field(default_factory=dict)
+    captures: dict[tuple[str, int], tuple[datetime, datetime]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from producers.publisher import SegmentPublisher
@@ -243,7 +244,15 @@ class Fleet:
         key = (header.recording_id, sequence)
         self.published[key] = time.time()
         self.sizes[key] = len(seg.data)
+        self.captures[key] = (header.capture_start, header.capture_end)
         self.publisher.publish(header, seg.data)
+
+    def thumbnailed(self, keys: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """The keys whose thumbnail the worker cuts as it stores them (BWV_THUMBNAIL_INTERVAL_SECONDS)."""
+        from streams.thumbnail_schedule import thumbnail_due
+
+        interval = self.settings.thumbnail_interval_seconds
+        return [k for k in keys if thumbnail_due(k[1], *self.captures[k], interval)]
 
     def flood(self, per_camera: int) -> None:
         """Every camera's segments as fast as the producer takes them, cameras interleaved."""
@@ -414,14 +423,14 @@ class Collector(threading.Thread):
         self._halt.set()
         self.join(10)
 
-    def wait(self, keys: Iterable[tuple[str, int]], timeout: float, thumbnails: bool = False,
+    def wait(self, keys: Iterable[tuple[str, int]], timeout: float, thumbnails: Iterable[tuple[str, int]] = (),
              indexed: bool = True) -> bool:
-        """Until every key is stored (and thumbnailed, indexed); False after ``timeout`` s."""
-        wanted = set(keys)
+        """Until every key is stored (and indexed), and ``thumbnails`` thumbnailed; False after ``timeout`` s."""
+        wanted, pictures = set(keys), set(thumbnails)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                done = (wanted <= self.stored.keys() and (not thumbnails or wanted <= self.thumbnails.keys())
+                done = (wanted <= self.stored.keys() and pictures <= self.thumbnails.keys()
                         and (not indexed or wanted <= self.indexed.keys()))
             if done:
                 return True

@@ -59,6 +59,7 @@ class PipelineFigures:
     latency_thumbnail: Latency
     latency_indexed: Latency
     complete: bool
+    thumbnails_cut: int = 0  # segments thumbnailed as they were stored (BWV_THUMBNAIL_INTERVAL_SECONDS)
 
 
 def flood_and_measure(bs: BenchStack, ids: list[str], segments: list[BenchSegment], per_camera: int,
@@ -74,7 +75,8 @@ def flood_and_measure(bs: BenchStack, ids: list[str], segments: list[BenchSegmen
     try:
         fleet.flood(per_camera)
         keys = list(fleet.published)
-        complete = collector.wait(keys, timeout, thumbnails=mode != "off", indexed=True)
+        due = fleet.thumbnailed(keys) if mode != "off" else []
+        complete = collector.wait(keys, timeout, thumbnails=due, indexed=True)
         used = {pid: cpu_seconds(pid) - before[pid] for pid in before}
         own = time.process_time() - own_before
     finally:
@@ -97,7 +99,7 @@ def flood_and_measure(bs: BenchStack, ids: list[str], segments: list[BenchSegmen
         mode, len(pids), len(stored), round(mb, 1), round(seconds, 2), round(len(stored) / seconds, 1),
         round(mb / seconds, 1), round(worker_cpu, 2), round(worker_cpu / gb, 2), round(used[bs.s3_pid] / gb, 2),
         round(used[bs.broker_pid] / gb, 2), round(own / gb, 2), lat(collector.stored), lat(collector.thumbnails), lat(collector.indexed),
-        complete,
+        complete, len(due),
     )
 
 
@@ -127,7 +129,8 @@ def report(raw: Any | None, phases: list[PipelineFigures]) -> str:
                      raw.publisher_cpu_seconds_per_gb, cpu_ceiling(raw)])
     for p in phases:
         ratio = f"{100 * p.megabytes_per_second / raw.megabytes_per_second:.0f}%" if raw is not None else "–"
-        rows.append([f"pipeline, thumbnails {p.mode}" + ("" if p.complete else " (INCOMPLETE)"), p.segments,
+        cut = f" ({p.thumbnails_cut} cut)" if p.mode != "off" else ""
+        rows.append([f"pipeline, thumbnails {p.mode}{cut}" + ("" if p.complete else " (INCOMPLETE)"), p.segments,
                      p.segments_per_second, p.megabytes_per_second, ratio, p.worker_cpu_seconds_per_gb,
                      p.s3_cpu_seconds_per_gb, p.broker_cpu_seconds_per_gb, p.publisher_cpu_seconds_per_gb,
                      cpu_ceiling(p)])

@@ -104,7 +104,7 @@ def _series(segments: list[BenchSegment], steps: list[int], step_seconds: float,
                 cpu = {p: cpu_seconds(p) for p in pids}
                 wall0 = time.monotonic()
                 keys, late = paced(fleet, sequence, n, step_seconds, period)
-                collector.wait(keys, drain_seconds, thumbnails=mode != "off", indexed=True)
+                collector.wait(keys, drain_seconds, thumbnails=fleet.thumbnailed(keys) if mode != "off" else (), indexed=True)
                 elapsed = time.monotonic() - wall0
                 used = {p: round((cpu_seconds(p) - cpu[p]) / elapsed, 2) for p in pids}
                 stored = [k for k in keys if k in collector.stored]

@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         "(a separate agent fetching each stored segment back from S3) or off",
     )
     thumbnail_width: int = Field(320, ge=16, le=1920, description="Thumbnail width in pixels (aspect kept)")
+    thumbnail_interval_seconds: float = Field(
+        10,
+        ge=0,
+        le=3600,
+        description="A recording's thumbnails are cut as it is stored for its first segment and one segment "
+        "per this many seconds of footage (0: every segment); the others are cut when asked for",
+    )
     camera_silent_seconds: float = Field(
         10, gt=0, description="A recording camera that sends nothing for this long raises camera_silent"
     )

@@ -3,7 +3,7 @@
     GET /api/cameras[?state=recording|silent|idle]
     GET /api/recordings[?camera=&officer=&since=&until=]     (ISO 8601; naive = UTC)
     GET /api/recordings/{id}                                  summary, segments, thumbnail URLs
-    GET /api/recordings/{id}/thumbnails/{sequence}.jpg        the JPEG
+    GET /api/recordings/{id}/thumbnails/{sequence}.jpg        the JPEG (stored, or cut now)
 
 Every answer first catches the read model up to the topics' ends, so each worker
 answers the same. Bad parameters get a 400 with the reason, never a traceback.
@@ -19,9 +19,10 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from schemas.layout import segments_prefix, sequence_of, thumbnail_key
+from schemas.layout import segments_prefix, sequence_of
 from streams.objectstore import ObjectStore
 from streams.readmodel import IndexView
+from streams.thumbnailer import load_thumbnail
 
 THUMBNAILS_DIR = "thumbnails/"
 
@@ -42,22 +43,27 @@ def parse_time(name: str, value: str | None) -> datetime | None:
 
 
 def recording_detail(store: ObjectStore, recording_id: str, base_url: str = "") -> dict[str, Any]:
-    """Segments and thumbnails of a recording, from storage (blocking: run it in a thread)."""
+    """Segments of a recording, from storage, each with its thumbnail URL (blocking: run it in a thread).
+
+    Every segment has a URL: the ones cut as they were stored say
+    ``thumbnail_stored``, the others are cut when asked for.
+    """
     segments = []
-    thumbs: dict[int, str] = {}
+    stored: set[int] = set()
     prefix = f"recordings/{recording_id}/"
     for obj in store.list(store.footage_bucket, prefix):
         if obj.key.startswith(segments_prefix(recording_id)):
             segments.append({"sequence": sequence_of(obj.key), "key": obj.key, "bytes": obj.size})
         elif obj.key.startswith(prefix + THUMBNAILS_DIR):
-            seq = sequence_of(obj.key)
-            thumbs[seq] = f"{base_url}/api/recordings/{recording_id}/thumbnails/{seq}.jpg"
+            stored.add(sequence_of(obj.key))
     for segment in segments:
-        segment["thumbnail_url"] = thumbs.get(segment["sequence"])
+        seq = segment["sequence"]
+        segment["thumbnail_url"] = f"{base_url}/api/recordings/{recording_id}/thumbnails/{seq}.jpg"
+        segment["thumbnail_stored"] = seq in stored
     return {"segments": segments}
 
 
-def install(app: faust.App, view: IndexView, store: ObjectStore, executor: Executor) -> None:
+def install(app: faust.App, view: IndexView, store: ObjectStore, executor: Executor, thumbnail_width: int) -> None:
     """Register the API's pages on the worker's web server."""
 
     async def answer(web: View, work: Any) -> Response:
@@ -106,10 +112,9 @@ def install(app: faust.App, view: IndexView, store: ObjectStore, executor: Execu
         stem = name.removesuffix(".jpg")
         if not stem.isdigit():
             return web.json({"error": f"{name!r} is not <sequence>.jpg"}, status=400)
-        key = thumbnail_key(recording_id, int(stem))
+        sequence = int(stem)
         loop = asyncio.get_running_loop()
-        info = await loop.run_in_executor(executor, store.head, store.footage_bucket, key)
-        if info is None:
-            return web.json({"error": f"no thumbnail {key}"}, status=404)
-        data = await loop.run_in_executor(executor, store.get, store.footage_bucket, key)
+        data = await loop.run_in_executor(executor, load_thumbnail, store, recording_id, sequence, thumbnail_width)
+        if data is None:
+            return web.json({"error": f"no picture for segment {sequence} of recording {recording_id}"}, status=404)
         return web.bytes(data, content_type="image/jpeg")

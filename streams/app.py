@@ -16,6 +16,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 
 import faust
@@ -65,6 +66,7 @@ from streams.objectstore import META_SHA256, ObjectStore
 from streams.readmodel import IndexView
 from streams.refetch import read_range
 from streams.registry import CameraRegistry
+from streams.thumbnail_schedule import thumbnail_due
 from streams.thumbnailer import SegmentRef, ThumbnailOutcome, Thumbnailer
 
 log = logging.getLogger(__name__)
@@ -163,7 +165,7 @@ class Pipeline:
         self.service_keys = self.app.topic(SERVICE_KEYS, partitions=1, internal=False)
         if settings.thumbnails == "agent":
             self.app.agent(self.stored, name="thumbnails")(self._thumbnail_agent)
-        api.install(self.app, self.view, self.store, self.executor)
+        api.install(self.app, self.view, self.store, self.executor, settings.thumbnail_width)
         self.app.task(self._on_start)
         self.app.on_before_shutdown.connect(self._on_shutdown)
         self.app.timer(5.0, name="consumer-lag")(self._report_lag)
@@ -222,9 +224,13 @@ class Pipeline:
                 log.exception("could not read back the gap before %s/%d", record.recording_id, record.sequence)
         # Inline thumbnails: the picture is cut from the bytes in memory while the
         # segment is being stored, so it adds no storage round trip and little latency.
+        # Segments the schedule passes over are only checked for a keyframe (~1 ms);
+        # with BWV_THUMBNAILS=agent the agent cuts the scheduled ones.
         cut = None
-        if isinstance(record, SegmentHeader) and self.settings.thumbnails == "inline":
-            cut = asyncio.ensure_future(self.thumbnailer.cut(event.value or b""))
+        if isinstance(record, SegmentHeader) and self.settings.thumbnails != "off":
+            due = self._thumbnail_due(record.sequence, record.capture_start, record.capture_end)
+            if self.settings.thumbnails == "inline" or not due:
+                cut = asyncio.ensure_future(self.thumbnailer.cut(event.value or b"", full=due))
         try:
             if isinstance(record, SegmentHeader):
                 outcome = await self.ingestor.segment(
@@ -406,9 +412,12 @@ class Pipeline:
             for event in events:
                 await stream.ack(event)
 
+    def _thumbnail_due(self, sequence: int, capture_start: datetime, capture_end: datetime) -> bool:
+        return thumbnail_due(sequence, capture_start, capture_end, self.settings.thumbnail_interval_seconds)
+
     async def _thumbnail_from_storage(self, event: EventT) -> None:
         stored = parse_record(StoredSegment, event)
-        if stored is None:
+        if stored is None or not self._thumbnail_due(stored.sequence, stored.capture_start, stored.capture_end):
             return
         data = await self.ingestor.call(self.store.get, stored.bucket, stored.key)
         await self._emit_thumbnail(await self.thumbnailer.make(_ref(stored), data))

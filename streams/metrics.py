@@ -38,7 +38,7 @@ class WorkerMetrics:
         self.hash_mismatches = Counter("bwv_hash_mismatches", "Segments whose SHA-256 differed from the camera's", registry=r)
         self.quarantined = Counter("bwv_quarantined_segments", "Segments kept in quarantine", ["reason"], registry=r)
         self.dead_letters = Counter("bwv_dead_letters", "Messages refused into the dead-letter topic", ["reason"], registry=r)
-        self.thumbnails = Counter("bwv_thumbnails", "Thumbnails made (result=ok) or not (undecodable)", ["result"], registry=r)
+        self.thumbnails = Counter("bwv_thumbnails", "Segments thumbnailed (result=ok), only checked for a keyframe (deferred: cut on demand) or without a picture (undecodable)", ["result"], registry=r)
         self.thumbnail_seconds = Histogram(
             "bwv_thumbnail_duration_seconds", "Time to cut one thumbnail", buckets=THUMBNAIL_BUCKETS, registry=r
         )

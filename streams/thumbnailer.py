@@ -1,9 +1,11 @@
 """Thumbnails of stored segments: cut, stored next to the footage, announced; never fatal.
 
 The picture is cut by ``streams.thumbnails`` (PyAV, first keyframe only) in a
-worker thread: decoding releases the GIL, so the event loop keeps moving. A
-segment that holds no decodable picture is still footage: it gets an
-``undecodable_segment`` alert instead of a thumbnail, and nothing else changes.
+worker thread: decoding releases the GIL, so the event loop keeps moving. Only
+the segments ``streams.thumbnail_schedule`` picks are cut as they are stored;
+the others are only checked for a keyframe (nothing decoded) and cut on demand
+by ``load_thumbnail``. A segment that holds no picture is still footage: it gets
+an ``undecodable_segment`` alert instead of a thumbnail, and nothing else changes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.layout import thumbnail_key
+from schemas.layout import segment_key, thumbnail_key
 from schemas.records import Alert, Severity, Thumbnail, utcnow
 from streams import thumbnails
 from streams.metrics import WorkerMetrics
@@ -64,18 +66,22 @@ class Thumbnailer:
     async def make(self, ref: SegmentRef, data: bytes) -> ThumbnailOutcome:
         return await self.save(ref, await self.cut(data))
 
-    async def cut(self, data: bytes) -> Cut:
-        """The JPEG, or why there is none; never raises for a bad segment (it is started
-        beside the segment's storage, and must not fail that)."""
+    async def cut(self, data: bytes, full: bool = True) -> Cut:
+        """The JPEG (``full``) or only a keyframe check, or why there is no picture; never
+        raises for a bad segment (it is started beside the segment's storage, and must not fail that)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, _timed_cut, data, self.width, self.quality)
+        return await loop.run_in_executor(self.executor, _timed_cut, data, self.width, self.quality, full)
 
     async def save(self, ref: SegmentRef, cut: Cut) -> ThumbnailOutcome:
         """Store and announce the cut of a segment that was stored (only those are counted)."""
         picture = cut.picture
         if self.metrics is not None:
-            self.metrics.thumbnail_seconds.observe(cut.seconds)
-            self.metrics.thumbnails.labels("undecodable" if isinstance(picture, thumbnails.ThumbnailError) else "ok").inc()
+            if cut.full:
+                self.metrics.thumbnail_seconds.observe(cut.seconds)
+            result = "undecodable" if isinstance(picture, thumbnails.ThumbnailError) else "ok" if picture else "deferred"
+            self.metrics.thumbnails.labels(result).inc()
+        if picture is None:  # checked only: cut when somebody asks for it
+            return ThumbnailOutcome()
         if isinstance(picture, thumbnails.ThumbnailError):
             log.warning("no thumbnail for %s/%d: %s", ref.recording_id, ref.sequence, picture)
             return ThumbnailOutcome(alert=undecodable_alert(ref, str(picture)))
@@ -107,18 +113,42 @@ class Thumbnailer:
 
 @dataclass(frozen=True)
 class Cut:
-    picture: thumbnails.Thumbnail | thumbnails.ThumbnailError
+    picture: thumbnails.Thumbnail | thumbnails.ThumbnailError | None  # None: a keyframe is there, not cut
     seconds: float  # what cutting it cost in its thread
+    full: bool = True
 
 
-def _timed_cut(data: bytes, width: int, quality: int) -> Cut:
+def _timed_cut(data: bytes, width: int, quality: int, full: bool = True) -> Cut:
     """Cut in a worker thread, timed there: the time the picture cost, not the time it queued."""
     started = time.perf_counter()
+    picture: thumbnails.Thumbnail | thumbnails.ThumbnailError | None = None
     try:
-        picture: thumbnails.Thumbnail | thumbnails.ThumbnailError = thumbnails.first_keyframe_jpeg(data, width, quality)
+        if full:
+            picture = thumbnails.first_keyframe_jpeg(data, width, quality)
+        else:
+            thumbnails.check_keyframe(data)
     except thumbnails.ThumbnailError as exc:
         picture = exc
-    return Cut(picture, time.perf_counter() - started)
+    return Cut(picture, time.perf_counter() - started, full)
+
+
+def load_thumbnail(store: ObjectStore, recording_id: str, sequence: int, width: int, quality: int = 80) -> bytes | None:
+    """A segment's JPEG: the stored one, else cut now from the stored segment (blocking).
+
+    A thumbnail cut on demand is not stored: readers (the query API, the control
+    room) never write to the evidence bucket. None when neither exists or the
+    segment shows no picture; a deleted recording's segments are gone, so are its pictures.
+    """
+    bucket = store.footage_bucket
+    if store.head(bucket, thumbnail_key(recording_id, sequence)) is not None:
+        return store.get(bucket, thumbnail_key(recording_id, sequence))
+    if store.head(bucket, segment_key(recording_id, sequence)) is None:
+        return None
+    try:
+        return thumbnails.first_keyframe_jpeg(store.get(bucket, segment_key(recording_id, sequence)), width, quality).jpeg
+    except thumbnails.ThumbnailError as exc:
+        log.info("no picture in %s/%d: %s", recording_id, sequence, exc)
+        return None
 
 
 def undecodable_alert(ref: SegmentRef, why: str) -> Alert:

@@ -103,13 +103,33 @@ class _Keyframe:
     sample_aspect: Fraction  # pixel aspect ratio: anamorphic sources have non-square pixels
 
 
-def _first_keyframe(segment: bytes, thread_type: str = DECODER_THREAD_TYPE, threads: int = DECODER_THREADS) -> _Keyframe:
-    """The first keyframe, decoded; ThumbnailError if there is none."""
+def check_keyframe(segment: bytes) -> None:
+    """ThumbnailError unless the segment holds a video keyframe; nothing is decoded (~1 ms).
+
+    Segments whose thumbnail is not cut as they are stored are checked this way,
+    so footage without a picture is still noticed when it arrives.
+    """
+    with _open(segment) as container:
+        stream = _video_stream(container)
+        try:
+            for packet in container.demux(stream):
+                if packet.size and packet.is_keyframe:
+                    return
+        except av.FFmpegError as exc:
+            raise ThumbnailError(f"no keyframe: {_reason(exc)}") from None
+    raise ThumbnailError("no keyframe")
+
+
+def _open(segment: bytes) -> InputContainer:
     try:
-        container = av.open(io.BytesIO(segment), "r", options=_OPEN_OPTIONS)  # step 1
+        return av.open(io.BytesIO(segment), "r", options=_OPEN_OPTIONS)  # step 1
     except av.FFmpegError as exc:
         raise ThumbnailError(f"not a readable video segment: {_reason(exc)}") from None
-    with container:
+
+
+def _first_keyframe(segment: bytes, thread_type: str = DECODER_THREAD_TYPE, threads: int = DECODER_THREADS) -> _Keyframe:
+    """The first keyframe, decoded; ThumbnailError if there is none."""
+    with _open(segment) as container:
         stream = _video_stream(container)
         try:
             frame = _decode_keyframe(container, stream, thread_type, threads)  # step 2

@@ -42,7 +42,11 @@ def thumbnail_url(key: str | None) -> str | None:
 
 
 def list_segments(store: ObjectStore, recording_id: str) -> list[dict[str, object]]:
-    """Stored segments of a recording with their thumbnail URLs, in sequence order (blocking)."""
+    """Stored segments of a recording with their thumbnail URLs, in sequence order (blocking).
+
+    Every segment has a URL: those not cut as they were stored are cut when the
+    browser asks (``thumbnail_stored`` tells which is which).
+    """
     segments, thumbs = [], set()
     prefix = f"recordings/{recording_id}/"
     for obj in store.list(store.footage_bucket, prefix):
@@ -53,16 +57,9 @@ def list_segments(store: ObjectStore, recording_id: str) -> list[dict[str, objec
     segments.sort(key=lambda s: s["sequence"])  # type: ignore[arg-type, return-value]
     for segment in segments:
         seq = int(segment["sequence"])  # type: ignore[call-overload]
-        segment["thumbnail_url"] = thumbnail_url(thumbnail_key(recording_id, seq)) if seq in thumbs else None
+        segment["thumbnail_url"] = thumbnail_url(thumbnail_key(recording_id, seq))
+        segment["thumbnail_stored"] = seq in thumbs
     return segments
-
-
-def get_thumbnail(store: ObjectStore, recording_id: str, sequence: int) -> bytes | None:
-    """The JPEG, or None when there is none (blocking)."""
-    key = thumbnail_key(recording_id, sequence)
-    if store.head(store.footage_bucket, key) is None:
-        return None
-    return store.get(store.footage_bucket, key)
 
 
 def _segment_bodies(store: ObjectStore, recording_id: str) -> Iterator[bytes]:

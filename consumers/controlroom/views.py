@@ -29,13 +29,14 @@ from aiohttp import web
 
 from consumers.controlroom.context import SESSION, USER, Context, context_of
 from consumers.controlroom.live import recording_json
-from consumers.controlroom.media import get_thumbnail, list_segments
+from consumers.controlroom.media import list_segments
 from consumers.controlroom.render import render
 from consumers.remux import RemuxError
 from consumers.published import published_keys
 from consumers.verify import VerifyReport, verify_recording
 from schemas.records import RecordingStateName, RecordingSummary
 from streams.sender import SendError
+from streams.thumbnailer import load_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +213,10 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
     if recording_id not in ctx.live.index.recordings and await _summary(ctx, recording_id) is None:
         return _error(404, f"no recording {recording_id}")
     loop = asyncio.get_running_loop()
-    data = await loop.run_in_executor(ctx.executor, get_thumbnail, ctx.store, recording_id, int(stem))
+    width = ctx.settings.thumbnail_width
+    data = await loop.run_in_executor(ctx.executor, load_thumbnail, ctx.store, recording_id, int(stem), width)
     if data is None:
-        return _error(404, f"no thumbnail {int(stem)} of {recording_id}")
+        return _error(404, f"no picture for segment {int(stem)} of {recording_id}")
     # A thumbnail's key names one segment's first picture and never changes.
     return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 

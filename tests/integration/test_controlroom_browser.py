@@ -145,10 +145,11 @@ def test_the_wall_shows_every_camera_and_updates_its_thumbnail(supervisor, fleet
         arg=CAMERAS, timeout=40 * MS,
     )
     first = _thumbnails(page)
-    # New segments arrive every 2 s: each tile's picture changes, pushed by the server (no reload).
+    # A new thumbnail every 10 s of footage (BWV_THUMBNAIL_INTERVAL_SECONDS): each tile's picture
+    # changes, pushed by the server (no reload).
     page.wait_for_function(
         "([cs, before]) => cs.every(c => document.querySelector(`.tile[data-camera='${c}'] img`).dataset.thumbnail !== before[c])",
-        arg=[CAMERAS, first], timeout=20 * MS,
+        arg=[CAMERAS, first], timeout=30 * MS,
     )
     assert page.locator(".tile").count() == 4
     tile = page.locator(".tile[data-camera='wall-cam-2']")

@@ -9,6 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import av
@@ -17,7 +18,8 @@ import pytest
 from bwv.settings import Settings
 from bwv.stack import free_port
 from producers.publisher import SegmentPublisher
-from schemas.topics import ALERTS
+from schemas.topics import ALERTS, SEGMENTS_STORED
+from streams.thumbnail_schedule import thumbnail_due
 from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
 from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
 
@@ -37,6 +39,10 @@ def get_bytes(base: str, path: str) -> tuple[int, bytes, str]:
             return response.status, response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), exc.headers.get("Content-Type", "")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
@@ -106,12 +112,21 @@ def test_both_workers_answer_the_same(fleet: dict[str, str], worker: WorkerProce
     assert one["retention_category"] == "unmarked" and one["expires_at"] > one["end"]
 
 
-def test_recording_detail_lists_segments_with_thumbnails_that_decode(fleet: dict[str, str], worker: WorkerProcess) -> None:
+def test_recording_detail_lists_segments_with_thumbnails_that_decode(settings: Settings, fleet: dict[str, str], worker: WorkerProcess) -> None:
     base = worker.child.url
     wait_for(lambda: closed(base, set(fleet.values())), 60, "closed recordings")
-    detail = get(base, f"/api/recordings/{fleet['idx-cam-0']}")
+    recording = fleet["idx-cam-0"]
+    detail = get(base, f"/api/recordings/{recording}")
     segments = detail["segments"]
     assert [s["sequence"] for s in segments] == list(range(detail["recording"]["segment_count"]))
+    # Stored as they arrived: the first segment and one per BWV_THUMBNAIL_INTERVAL_SECONDS of
+    # footage (the schedule's rule on each segment's capture times); the rest are cut when asked for.
+    captures = {r["sequence"]: r for r in records(settings, SEGMENTS_STORED) if r["recording_id"] == recording}
+    due = {
+        seq for seq, r in captures.items()
+        if thumbnail_due(seq, parse_time(r["capture_start"]), parse_time(r["capture_end"]), settings.thumbnail_interval_seconds)
+    }
+    assert 0 in due and {s["sequence"] for s in segments if s["thumbnail_stored"]} == due
     for segment in segments:
         status, jpeg, kind = get_bytes("", segment["thumbnail_url"] if segment["thumbnail_url"].startswith("http") else base + segment["thumbnail_url"])
         assert status == 200 and kind == "image/jpeg"

@@ -55,6 +55,8 @@ def rs(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator
         **local.env(),
         "BWV_RETENTION_DAYS": str(RETENTION_SECONDS / 86_400),
         "BWV_RETENTION_CHECK_INTERVAL": "0.5",
+        # Every segment's thumbnail cut as it is stored: deletion must find each kind of object.
+        "BWV_THUMBNAIL_INTERVAL_SECONDS": "0",
         "BWV_CAMERA_KEYS_DIR": str(base / "keys"),
         "BWV_SPOOL_DIR": str(base / "spool"),
         "BWV_SEAL_KEY_FILE": str(base / "keys" / "bwv-seal.key"),

@@ -50,13 +50,17 @@
   // A segment's start in the MP4 is estimated from the average segment length (keyframe-aligned cuts vary a little).
   const perSegment = () => (summary && summary.segment_count ? summary.duration_seconds / summary.segment_count : 2);
 
+  // Pictures the worker did not cut as the segment was stored are cut when asked for; one without a picture says so.
+  const noThumb = () => el("div", { class: "no-thumb", text: "no picture" });
+  function noPicture(ev) { ev.target.replaceWith(noThumb()); }
+
   function figure(s) {
     return el("figure", {
       dataset: { sequence: s.sequence },
       title: `segment ${s.sequence}`,
       onclick: () => playFrom(s.sequence),
     },
-      s.thumbnail_url ? el("img", { src: s.thumbnail_url, alt: `segment ${s.sequence}`, loading: "lazy" }) : el("div", { class: "no-thumb", text: "no picture" }),
+      s.thumbnail_url ? el("img", { src: s.thumbnail_url, alt: `segment ${s.sequence}`, loading: "lazy", onerror: noPicture }) : noThumb(),
       el("figcaption", { text: `#${s.sequence}` }));
   }
 
