@@ -1,0 +1,144 @@
+"""A real consumer skip, repaired by a running worker end to end.
+
+Faust has been seen to move a group's committed offset past segments it never
+handed to the ingest agent (README, "A known gap in Faust's back-pressure").
+That cannot be triggered on demand, but its effect can: with the workers
+stopped, the group's committed offset is moved past a segment, exactly what a
+skip leaves behind. The restarted worker must find the segment again from its
+offset (``streams.app.Pipeline._repair_gap``), store it with the camera's bytes
+and hash, keep the hash chain whole and raise no ``sequence_gap``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.producer.future import RecordMetadata
+from kafka.structs import OffsetAndMetadata
+
+from bwv.security import kafka_python_security
+from bwv.settings import Settings
+from bwv.stack import free_port
+from producers.keys import KeyRing
+from schemas.headers import encode_headers
+from schemas.layout import segment_key, segments_prefix
+from schemas.topics import ALERTS, DEAD_LETTERS, SEGMENTS
+from streams.objectstore import META_SHA256, META_SOURCE, ObjectStore
+from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
+from tests.integration.test_metrics import scrape, value
+from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
+
+pytestmark = pytest.mark.integration
+
+CAMERA, RECORDING = "gap-cam", "gap-rec"
+
+
+def stored(store: ObjectStore) -> list[str]:
+    return [o.key for o in store.list(store.footage_bucket, segments_prefix(RECORDING))]
+
+
+def committed(admin: KafkaAdminClient, group: str, tp: TopicPartition) -> int | None:
+    found = admin.list_group_offsets({group: [tp]}).get(group, {}).get(tp)
+    return found.offset if found is not None and found.offset >= 0 else None
+
+
+class FaustNamedAssignor(RangePartitionAssignor):
+    """Range assignment under Faust's protocol name: Tansu keeps an emptied group's
+    protocol and refuses a member offering another (INCONSISTENT_GROUP_PROTOCOL)."""
+
+    name = "faust"
+
+
+def commit_as_member(settings: Settings, group: str, tp: TopicPartition, offset: int) -> None:
+    """Commit ``offset`` for ``tp`` in ``group`` from a member that joined it.
+
+    Tansu 0.6.0 refuses a group-less commit (generation -1, AdminClient
+    alter_group_offsets or assign() + commit()) with UNKNOWN_MEMBER_ID once a
+    Faust worker has been in the group, even after it left; a commit from a
+    member that joined the (otherwise empty) group is accepted.
+    """
+    consumer = KafkaConsumer(
+        SEGMENTS,
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        group_id=group,
+        partition_assignment_strategy=[FaustNamedAssignor],
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        **kafka_python_security(settings),
+    )
+    try:
+        # poll() drives the join; nothing it returns is committed.
+        wait_for(lambda: consumer.poll(timeout_ms=500, max_records=1) is not None and tp in consumer.assignment(), 60, "a join")
+        consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
+    finally:
+        consumer.close(autocommit=False)
+
+
+def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(
+    settings: Settings, worker: WorkerProcess, raw_producer: KafkaProducer, tmp_path: Path
+) -> None:
+    enroll_cameras(settings, CAMERA)
+    key = KeyRing(settings.camera_keys_dir).private(CAMERA)
+    bodies = [ts_body(0x60 + i, TS_PACKETS) for i in range(4)]
+
+    def publish(sequence: int) -> RecordMetadata:
+        header = _header(RECORDING, sequence, bodies[sequence], camera_id=CAMERA)
+        headers = encode_headers(header, key)
+        return raw_producer.send(SEGMENTS, key=CAMERA.encode(), value=bodies[sequence], headers=headers).get(timeout=30)
+
+    store = ObjectStore(settings)
+    group = settings.app_id  # Faust's consumer group is its app id (faust.App(settings.app_id, ...))
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","), **kafka_python_security(settings))
+    try:
+        # Segment 0 through the session worker: the recording's state now remembers its partition and offset.
+        sent = [publish(0)]
+        tp = TopicPartition(SEGMENTS, sent[0].partition)
+        wait_for(lambda: stored(store) == [segment_key(RECORDING, 0)] or None, 60, "segment 0 stored")
+        # Committed means its batch was flushed: the recording's state is in the table's changelog.
+        wait_for(lambda: (committed(admin, group, tp) or 0) > sent[0].offset, 60, "segment 0 committed")
+        worker.stop()  # every worker of the group stopped: nothing consumes while the offset is moved
+        sent += [publish(i) for i in (1, 2, 3)]
+        assert {m.partition for m in sent} == {tp.partition}  # one camera, one partition
+        assert sent[1].offset < sent[2].offset < sent[3].offset
+
+        # The skip: the group's committed offset moved past segment 1, committed as a member of the group.
+        commit_as_member(settings, group, tp, sent[2].offset)
+        assert committed(admin, group, tp) == sent[2].offset
+
+        restarted = WorkerProcess.start(tmp_path, free_port())
+        worker.child, worker.metrics_port = restarted.child, restarted.metrics_port  # the session's worker again
+        wait_for(lambda: len(stored(store)) == 4 or None, 60, "segments 0..3 stored")
+        # Everything the batch caused is on the broker once its offsets are committed.
+        wait_for(lambda: (committed(admin, group, tp) or 0) > sent[3].offset, 60, "segment 3 committed")
+    finally:
+        admin.close()
+        if worker.proc.poll() is not None:  # failed before the restart: later tests need the session worker
+            restarted = WorkerProcess.start(tmp_path, free_port())
+            worker.child, worker.metrics_port = restarted.child, restarted.metrics_port
+
+    assert stored(store) == [segment_key(RECORDING, i) for i in range(4)]
+    for i, body in enumerate(bodies):
+        info = store.head(store.footage_bucket, segment_key(RECORDING, i))
+        assert info is not None and info.metadata[META_SHA256] == hashlib.sha256(body).hexdigest()
+        assert store.get(store.footage_bucket, segment_key(RECORDING, i)) == body
+        # Where the stored segment was read: segment 1 from its own offset, by the repair.
+        assert info.metadata[META_SOURCE] == f"{sent[i].partition}/{sent[i].offset}"
+
+    verified = bwv("verify", RECORDING)
+    assert verified.returncode == 0, verified.stderr
+    assert "intact" in verified.stdout and "4 segments" in verified.stdout
+
+    # The gap was filled before segment 2 was decided: no sequence_gap was ever raised, nothing refused.
+    mine = [a for a in records(settings, ALERTS) if a.get("recording_id") == RECORDING]
+    assert [a for a in mine if a["kind"] == "sequence_gap"] == []
+    assert [r for r in records(settings, DEAD_LETTERS) if r.get("recording_id") == RECORDING] == []
+
+    assert f"segment {RECORDING}/1 at {SEGMENTS}[{tp.partition}]@{sent[1].offset} was skipped by the consumer" in worker.log()
+    metrics = scrape(f"http://127.0.0.1:{worker.metrics_port}/metrics")
+    assert value(metrics, "bwv_recovered_skips_total") >= 1
