@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bwv.stack import Child, free_port, wait_for_port
+from tests.helpers import bwv
 
 SUPERVISOR = ("sup-ann", "supervisor", "ann-correct-horse")
 VIEWER = ("view-bob", "viewer", "bob-battery-staple")
+
+# The browser tests: Debian's chromium, driven by Playwright (whose timeouts are in milliseconds).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+MS = 1000
+# Skipped on a developer machine without it; in CI (.ci/run installs it) a missing browser fails.
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"), reason="needs Debian's chromium (.ci/run installs it)"
+)
 
 
 def add_user(users: Path, name: str, role: str, password: str) -> None:
@@ -121,3 +134,63 @@ def logged_in(base: str, who: tuple[str, str, str]) -> Client:
     response = client.login(who[0], who[2])
     assert response.status == 303, response.body
     return client
+
+
+def record_file(camera: str, source: Path, *options: str) -> str:
+    """A whole file through the real ``bwv camera`` (as fast as it goes): its recording id."""
+    result = bwv("camera", "--source", str(source), "--camera-id", camera, "--quiet", *options)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[0]
+
+
+def start_camera(camera: str, officer: str, *options: str) -> subprocess.Popen[str]:
+    """A ``bwv camera`` left running, in its own session so that a signal reaches it alone."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bwv", "camera", "--camera-id", camera, "--officer", officer, "--quiet", *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def start_walking_camera(camera: str, officer: str, seconds: int, walk_from: tuple[float, float]) -> subprocess.Popen[str]:
+    """A live camera (test pattern and tone, real time, small frames) walking from a point: something to watch and map."""
+    return start_camera(
+        camera, officer, "--source", "testsrc", "--realtime", "--seconds", str(seconds),
+        "--width", "320", "--height", "240", "--fps", "15", "--walk-from", f"{walk_from[0]},{walk_from[1]}",
+    )
+
+
+def stop_cameras(procs: Iterable[subprocess.Popen[str]]) -> None:
+    """SIGTERM every camera first (each ends its recording), then reap them, killing one that hangs."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def live_recording_of(client: Client, camera: str) -> str | None:
+    """The camera's newest recording once three of its segments are indexed (None before): live enough to watch."""
+    found = client.get(f"/api/recordings?camera={camera}").json()["recordings"]
+    return found[0]["recording_id"] if found and found[0]["segment_count"] >= 3 else None
+
+
+def open_page(browser: Any, room: ControlRoom, height: int) -> Any:
+    """A fresh browser context (no cookies) on the control room, with the tests' default timeout."""
+    context = browser.new_context(viewport={"width": 1280, "height": height}, base_url=room.url)
+    page = context.new_page()
+    page.set_default_timeout(20 * MS)
+    return page
+
+
+def browser_login(page: Any, room: ControlRoom, who: tuple[str, str, str], path: str = "/") -> None:
+    """Through the login form, as an operator does: asking for ``path`` and landing on it."""
+    page.goto(room.url + path)
+    page.fill("#name", who[0])
+    page.fill("#password", who[2])
+    page.click("#login-button")
+    page.wait_for_url(room.url + path)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +21,8 @@ from consumers.bundle import verify_bundle
 from consumers.published import published_keys
 from producers.publisher import SegmentPublisher
 from schemas.topics import CUSTODY
-from tests.helpers import WorkerProcess, enroll_cameras, records, wait_for
-from tests.integration.controlroom_support import SUPERVISOR, VIEWER, Client, ControlRoom, logged_in, start_control_room
+from tests.helpers import enroll_cameras, records, wait_for
+from tests.integration.controlroom_support import SUPERVISOR, VIEWER, Client, ControlRoom, logged_in, record_file, start_control_room
 from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
 
 pytestmark = pytest.mark.integration
@@ -34,34 +31,10 @@ CAMERA, OFFICER = "cr-cam-1", "pc-cr-1"
 
 
 @pytest.fixture(scope="module")
-def room(settings: Settings, worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlRoom]:
-    control_room = start_control_room(tmp_path_factory.mktemp("control-room"))
-    try:
-        yield control_room
-    finally:
-        control_room.stop()
-
-
-@pytest.fixture(scope="module")
-def supervisor(room: ControlRoom) -> Client:
-    return logged_in(room.url, SUPERVISOR)
-
-
-@pytest.fixture(scope="module")
-def viewer(room: ControlRoom) -> Client:
-    return logged_in(room.url, VIEWER)
-
-
-@pytest.fixture(scope="module")
 def recording(settings: Settings, supervisor: Client, sample_video: Path) -> dict[str, Any]:
     """The sample file recorded by a camera, closed and indexed: its summary as the control room gives it."""
     enroll_cameras(settings, CAMERA)
-    result = subprocess.run(
-        [sys.executable, "-m", "bwv", "camera", "--source", str(sample_video), "--camera-id", CAMERA, "--officer", OFFICER, "--quiet"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    recording_id = result.stdout.strip().splitlines()[0]
+    recording_id = record_file(CAMERA, sample_video, "--officer", OFFICER)
 
     def indexed() -> dict[str, Any] | None:
         found = supervisor.get(f"/api/recordings?camera={CAMERA}").json()["recordings"]

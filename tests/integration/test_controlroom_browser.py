@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,40 +20,22 @@ import pytest
 
 from bwv.settings import Settings
 from producers.testsrc import write_test_file
-from tests.helpers import WorkerProcess, enroll_cameras
-from tests.integration.controlroom_support import SUPERVISOR, VIEWER, ControlRoom, start_control_room
+from tests.helpers import enroll_cameras
+from tests.integration.controlroom_support import (
+    MS, NEEDS_CHROMIUM, SUPERVISOR, VIEWER, ControlRoom, browser_login, open_page, start_camera, stop_cameras,
+)
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.integration,
-    # Skipped on a developer machine without it; in CI (.ci/run installs it) a missing browser fails.
-    pytest.mark.skipif(
-        not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"), reason="needs Debian's chromium (.ci/run installs it)"
-    ),
-]
+pytestmark = [pytest.mark.integration, NEEDS_CHROMIUM]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 CAMERAS = [f"wall-cam-{i}" for i in range(1, 5)]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "control-room.png"
-MS = 1000
 
 
 def _start_camera(camera: str, source: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bwv", "camera", "--source", str(source), "--realtime", "--quiet",
-         "--camera-id", camera, "--officer", f"officer-{camera[-1]}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def room(settings: Settings, worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlRoom]:
-    control_room = start_control_room(tmp_path_factory.mktemp("browser-control-room"))
-    try:
-        yield control_room
-    finally:
-        control_room.stop()
+    """A wall camera playing ``source`` in real time, so it stays live."""
+    return start_camera(camera, f"officer-{camera[-1]}", "--source", str(source), "--realtime")
 
 
 @pytest.fixture(scope="module")
@@ -72,36 +53,12 @@ def fleet(settings: Settings, room: ControlRoom, long_video: Path) -> Iterator[d
     try:
         yield cameras
     finally:
-        for proc in cameras.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in cameras.values():
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+        stop_cameras(cameras.values())
 
 
 def _login(browser: object, room: ControlRoom, who: tuple[str, str, str], path: str = "/"):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=room.url)  # type: ignore[attr-defined]
-    page = context.new_page()
-    page.set_default_timeout(20 * MS)
-    page.goto(room.url + path)
-    page.fill("#name", who[0])
-    page.fill("#password", who[2])
-    page.click("#login-button")
-    page.wait_for_url(f"{room.url}{path}")
+    page = open_page(browser, room, height=720)
+    browser_login(page, room, who, path)
     return page
 
 

@@ -14,9 +14,6 @@ import asyncio
 import hashlib
 import re
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,8 +33,10 @@ from schemas.layout import segment_key
 from schemas.records import SegmentHeader
 from schemas.topics import CUSTODY
 from streams.objectstore import META_HEADER, ObjectStore
-from tests.helpers import WorkerProcess, enroll_cameras, records, wait_for
-from tests.integration.controlroom_support import SUPERVISOR, Client, ControlRoom, logged_in, start_control_room
+from tests.helpers import enroll_cameras, records, wait_for
+from tests.integration.controlroom_support import (
+    SUPERVISOR, Client, ControlRoom, live_recording_of, record_file, start_walking_camera, stop_cameras,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,54 +45,21 @@ WALK_FROM = (51.5072, -0.1276)
 
 
 @pytest.fixture(scope="module")
-def room(settings: Settings, worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlRoom]:
-    control_room = start_control_room(tmp_path_factory.mktemp("watch-control-room"))
-    try:
-        yield control_room
-    finally:
-        control_room.stop()
-
-
-@pytest.fixture(scope="module")
-def supervisor(room: ControlRoom) -> Client:
-    return logged_in(room.url, SUPERVISOR)
-
-
-@pytest.fixture(scope="module")
 def live_recording(settings: Settings, supervisor: Client) -> Iterator[str]:
     """A camera recording in real time (2 s segments, test tone, walking) for the whole module."""
     enroll_cameras(settings, LIVE_CAMERA)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bwv", "camera", "--source", "testsrc", "--realtime", "--seconds", "120", "--quiet",
-         "--width", "320", "--height", "240", "--fps", "15", "--camera-id", LIVE_CAMERA, "--officer", "pc-watch-1",
-         "--walk-from", f"{WALK_FROM[0]},{WALK_FROM[1]}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
+    proc = start_walking_camera(LIVE_CAMERA, "pc-watch-1", 120, WALK_FROM)
     try:
-        def recording() -> str | None:
-            found = supervisor.get(f"/api/recordings?camera={LIVE_CAMERA}").json()["recordings"]
-            return found[0]["recording_id"] if found and found[0]["segment_count"] >= 3 else None
-
-        yield wait_for(recording, 60, "three live segments in the index")
+        yield wait_for(lambda: live_recording_of(supervisor, LIVE_CAMERA), 60, "three live segments in the index")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop_cameras([proc])
 
 
 @pytest.fixture(scope="module")
 def finished_recording(settings: Settings, supervisor: Client, sample_video: Path) -> dict[str, Any]:
     """The 7 s sample file recorded and closed."""
     enroll_cameras(settings, VOD_CAMERA)
-    result = subprocess.run(
-        [sys.executable, "-m", "bwv", "camera", "--source", str(sample_video), "--camera-id", VOD_CAMERA, "--quiet"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    rid = result.stdout.strip().splitlines()[0]
+    rid = record_file(VOD_CAMERA, sample_video)
 
     def closed() -> dict[str, Any] | None:
         r = supervisor.get(f"/api/recordings/{rid}")

@@ -15,9 +15,6 @@ violated.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,76 +23,39 @@ from typing import Any
 import pytest
 
 from bwv.settings import Settings
-from tests.helpers import WorkerProcess, enroll_cameras, wait_for
-from tests.integration.controlroom_support import SUPERVISOR, ControlRoom, logged_in, start_control_room
+from tests.helpers import enroll_cameras, wait_for
+from tests.integration.controlroom_support import (
+    MS, NEEDS_CHROMIUM, SUPERVISOR, ControlRoom, browser_login, live_recording_of, logged_in, open_page, record_file,
+    start_walking_camera, stop_cameras,
+)
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"), reason="needs Debian's chromium (.ci/run installs it)"
-    ),
-]
+pytestmark = [pytest.mark.integration, NEEDS_CHROMIUM]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 LIVE = {"live-cam-1": (51.5072, -0.1276), "live-cam-2": (51.5033, -0.1195)}
 VOD_CAMERA = "vod-cam-1"
-MS = 1000
 SEGMENT_SECONDS = 2.0
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "watch-live.png"
-
-
-@pytest.fixture(scope="module")
-def room(settings: Settings, worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlRoom]:
-    control_room = start_control_room(tmp_path_factory.mktemp("live-browser-control-room"))
-    try:
-        yield control_room
-    finally:
-        control_room.stop()
 
 
 @pytest.fixture(scope="module")
 def cameras(settings: Settings, room: ControlRoom) -> Iterator[dict[str, str]]:
     """The live cameras recording, each with three segments indexed: camera id -> recording id."""
     enroll_cameras(settings, *LIVE)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bwv", "camera", "--source", "testsrc", "--realtime", "--seconds", "150", "--quiet",
-             "--width", "320", "--height", "240", "--fps", "15", "--camera-id", camera, "--officer", f"pc-{camera}",
-             "--walk-from", f"{lat},{lon}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )
-        for camera, (lat, lon) in LIVE.items()
-    ]
+    procs = [start_walking_camera(camera, f"pc-{camera}", 150, walk_from) for camera, walk_from in LIVE.items()]
     client = logged_in(room.url, SUPERVISOR)
     try:
-        def recording(camera: str) -> str | None:
-            found = client.get(f"/api/recordings?camera={camera}").json()["recordings"]
-            return found[0]["recording_id"] if found and found[0]["segment_count"] >= 3 else None
-
-        yield {camera: wait_for(lambda c=camera: recording(c), 60, f"{camera}'s first segments") for camera in LIVE}  # type: ignore[misc]
+        yield {camera: wait_for(lambda c=camera: live_recording_of(client, c), 60, f"{camera}'s first segments") for camera in LIVE}  # type: ignore[misc]
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+        stop_cameras(procs)
 
 
 @pytest.fixture(scope="module")
 def finished(settings: Settings, room: ControlRoom, sample_video: Path) -> str:
     """The 7 s sample file, recorded and closed: its recording id."""
     enroll_cameras(settings, VOD_CAMERA)
-    result = subprocess.run(
-        [sys.executable, "-m", "bwv", "camera", "--source", str(sample_video), "--camera-id", VOD_CAMERA, "--quiet"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    rid = result.stdout.strip().splitlines()[0]
+    rid = record_file(VOD_CAMERA, sample_video)
     client = logged_in(room.url, SUPERVISOR)
 
     def closed() -> bool:
@@ -106,33 +66,18 @@ def finished(settings: Settings, room: ControlRoom, sample_video: Path) -> str:
     return rid
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 class Watched:
     """A logged-in page that remembers every request it made and every CSP complaint or script error."""
 
     def __init__(self, browser: Any, room: ControlRoom) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=room.url)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(20 * MS)
+        self.page = open_page(browser, room, height=800)
+        self.context = self.page.context
         self.requests: list[str] = []
         self.problems: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
         self.page.on("console", lambda m: self.problems.append(m.text) if "Content Security Policy" in m.text else None)
-        self.page.goto(room.url + "/")
-        self.page.fill("#name", SUPERVISOR[0])
-        self.page.fill("#password", SUPERVISOR[2])
-        self.page.click("#login-button")
-        self.page.wait_for_url(room.url + "/")
+        browser_login(self.page, room, SUPERVISOR)
         self.origin = room.url
 
     def check_clean(self) -> None:
