@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from bwv.settings import Settings
 from bwv.stack import LocalStack, free_port
 
-from tests.helpers import WorkerProcess
+from tests.helpers import WorkerProcess, write_sample_video
 
 TEST_ENV = {
     "BWV_SEGMENT_PARTITIONS": "4",
@@ -74,11 +74,7 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="session")
 def sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 7 s H.264 + AAC file, 1 s GOP: made once per session."""
-    from producers.testsrc import write_test_file
-
-    path = tmp_path_factory.mktemp("media") / "sample.mp4"
-    write_test_file(path, 7.0, width=320, height=240, fps=25, gop_seconds=1.0, audio=True)
-    return path
+    return write_sample_video(tmp_path_factory.mktemp("media") / "sample.mp4", 7.0)
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,14 @@ def records(settings: Settings, topic: str, idle: float = 0.5) -> list[dict[str,
     return [json.loads(m.value) for m in read_topic(settings, topic, idle_timeout=idle) if m.value]
 
 
+def write_sample_video(path: Path, seconds: float) -> Path:
+    """H.264 + AAC at 320x240, 25 fps, 1 s GOP: real footage the camera cuts into 2 s segments."""
+    from producers.testsrc import write_test_file  # PyAV: only for the tests that make footage
+
+    write_test_file(path, seconds, width=320, height=240, fps=25, gop_seconds=1.0, audio=True)
+    return path
+
+
 def enroll_cameras(settings: Settings, *camera_ids: str) -> None:
     """Give each test camera a signing key and register it, as an operator would."""
     for camera_id in camera_ids:

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from bwv.settings import Settings
-from producers.testsrc import write_test_file
-from tests.helpers import enroll_cameras
+from tests.helpers import enroll_cameras, write_sample_video
 from tests.integration.controlroom_support import (
     MS, NEEDS_CHROMIUM, SUPERVISOR, VIEWER, ControlRoom, browser_login, open_page, start_camera, stop_cameras,
 )
@@ -41,9 +40,7 @@ def _start_camera(camera: str, source: Path) -> subprocess.Popen[str]:
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 s of H.264 + AAC: the cameras stay live for the whole module."""
-    path = tmp_path_factory.mktemp("browser-media") / "long.mp4"
-    write_test_file(path, 60.0, width=320, height=240, fps=25, gop_seconds=1.0, audio=True)
-    return path
+    return write_sample_video(tmp_path_factory.mktemp("browser-media") / "long.mp4", 60.0)
 
 
 @pytest.fixture(scope="module")
