@@ -8,15 +8,25 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bwv.cameras import enroll
 from bwv.settings import Settings
 from bwv.stack import Child, free_port, start_worker
 from consumers.topic_reader import read_topic
+from schemas.layout import segments_prefix
+
+if TYPE_CHECKING:  # the camera side pulls in PyAV: imported where used, not by every test session
+    from producers.camera import CameraIdentity
+    from producers.publisher import SegmentPublisher
+    from producers.segmenter import Segment
+    from streams.objectstore import ObjectStore
 
 T = TypeVar("T")
 
@@ -77,6 +87,40 @@ class WorkerProcess:
             self.proc.wait()
         else:
             self.child.stop(timeout=30)
+
+
+@contextmanager
+def without_session_worker(worker: WorkerProcess, base: Path) -> Iterator[None]:
+    """Stop the session's worker while a test runs its own (it would share their consumer group), then start it again."""
+    worker.stop()
+    try:
+        yield
+    finally:
+        worker.child = WorkerProcess.start(base, free_port()).child
+
+
+def publish_numbered(publisher: SegmentPublisher, source: Sequence[Segment], cameras: Sequence[CameraIdentity], count: int) -> None:
+    """Publish ``count`` segments for every camera, round by round, and flush.
+
+    Segment i is the source's i-th (looping), renumbered i with 2 s timestamps, so a
+    short sample file makes a recording of any length.
+    """
+    from producers.camera import build_header
+    from producers.segmenter import Segment
+
+    start = datetime.now(timezone.utc)
+    for i in range(count):
+        segment = source[i % len(source)]
+        numbered = Segment(i, segment.data, i * 2.0, segment.duration, segment.codec, segment.width, segment.height, segment.fps)
+        for identity in cameras:
+            publisher.publish(build_header(identity, numbered, start), segment.data)
+    publisher.flush()
+
+
+def stored_versions(store: ObjectStore, recording_id: str) -> Counter[str]:
+    """Object versions per segment key: more than one means the segment was written twice."""
+    found = store.client.list_objects(store.footage_bucket, prefix=segments_prefix(recording_id), include_version=True)
+    return Counter(o.object_name for o in found if not o.is_delete_marker)
 
 
 def records(settings: Settings, topic: str, idle: float = 0.5) -> list[dict[str, object]]:

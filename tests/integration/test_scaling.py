@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,12 @@ from kafka.partitioner.default import murmur2
 
 from bwv.settings import Settings
 from bwv.stack import free_port
-from producers.camera import CameraIdentity, build_header
+from producers.camera import CameraIdentity
 from producers.publisher import SegmentPublisher
 from producers.segmenter import Segment, segment_source
-from schemas.layout import segments_prefix
 from schemas.topics import SEGMENTS, SEGMENTS_STORED
 from streams.objectstore import ObjectStore
-from tests.helpers import WorkerProcess, enroll_cameras, records, wait_for
+from tests.helpers import WorkerProcess, enroll_cameras, publish_numbered, records, stored_versions, wait_for, without_session_worker
 
 pytestmark = pytest.mark.integration
 
@@ -79,20 +77,12 @@ def assigned(log: str, topic: str) -> set[int] | None:
     return found
 
 
-def versions(store: ObjectStore, recording_id: str) -> Counter[str]:
-    found = store.client.list_objects(store.footage_bucket, prefix=segments_prefix(recording_id), include_version=True)
-    return Counter(o.object_name for o in found if not o.is_delete_marker)
-
-
 def test_two_workers_share_the_partitions_and_store_every_segment_once(
     settings: Settings, worker: WorkerProcess, sample_video: Path, tmp_path: Path
 ) -> None:
     # The session worker shares the group; stop it so this test's two workers are all of it.
-    worker.stop()
-    try:
+    with without_session_worker(worker, tmp_path):
         _two_workers(settings, sample_video, tmp_path)
-    finally:
-        worker.child = WorkerProcess.start(tmp_path, free_port()).child
 
 
 def _two_workers(settings: Settings, sample_video: Path, tmp_path: Path) -> None:
@@ -115,26 +105,19 @@ def _two_workers(settings: Settings, sample_video: Path, tmp_path: Path) -> None
 
         source: list[Segment] = list(segment_source(str(sample_video), 2.0))
         recordings = {camera: f"scale-rec-{camera}" for camera in cameras}
-        publisher = SegmentPublisher(settings)
-        start = datetime.now(timezone.utc)
-        for i in range(SEGMENTS_PER_CAMERA):
-            segment = source[i % len(source)]
-            numbered = Segment(i, segment.data, i * 2.0, segment.duration, segment.codec, segment.width, segment.height, segment.fps)
-            for n, camera in enumerate(cameras):
-                identity = CameraIdentity(camera, f"officer-{n}", recordings[camera])
-                publisher.publish(build_header(identity, numbered, start), segment.data)
-        publisher.flush()
+        identities = [CameraIdentity(camera, f"officer-{n}", recordings[camera]) for n, camera in enumerate(cameras)]
+        publish_numbered(SegmentPublisher(settings), source, identities, SEGMENTS_PER_CAMERA)
 
         for recording_id in recordings.values():
-            wait_for(lambda r=recording_id: len(versions(store, r)) == SEGMENTS_PER_CAMERA or None, 60, f"all of {recording_id}")
+            wait_for(lambda r=recording_id: len(stored_versions(store, r)) == SEGMENTS_PER_CAMERA or None, 60, f"all of {recording_id}")
         final = [assigned(w.log(), SEGMENTS) for w in workers]
     finally:
         for w in workers:
             w.stop()
 
     sent = CAMERAS * SEGMENTS_PER_CAMERA
-    object_versions = sum(sum(versions(store, r).values()) for r in recordings.values())
-    stored_keys = sum(len(versions(store, r)) for r in recordings.values())
+    object_versions = sum(sum(stored_versions(store, r).values()) for r in recordings.values())
+    stored_keys = sum(len(stored_versions(store, r)) for r in recordings.values())
     announced = Counter(
         (r["recording_id"], r["sequence"])
         for r in records(settings, SEGMENTS_STORED)
