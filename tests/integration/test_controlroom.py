@@ -23,7 +23,7 @@ from producers.publisher import SegmentPublisher
 from schemas.topics import CUSTODY
 from tests.helpers import enroll_cameras, records, wait_for
 from tests.integration.controlroom_support import SUPERVISOR, VIEWER, Client, ControlRoom, logged_in, record_file, start_control_room
-from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
+from tests.integration.test_pipeline import publish_ts
 
 pytestmark = pytest.mark.integration
 
@@ -163,10 +163,7 @@ def test_acknowledging_an_alert_records_who(settings: Settings, supervisor: Clie
     camera, recording_id = "cr-quiet-cam", "cr-quiet-rec"
     enroll_cameras(settings, camera)
     publisher = SegmentPublisher(settings)
-    for seq in range(2):
-        body = ts_body(seq + 40, TS_PACKETS)
-        publisher.publish(_header(recording_id, seq, body, camera_id=camera), body)
-    publisher.flush()
+    publish_ts(publisher, camera, recording_id, {0: 40, 1: 41})
     alert = wait_for(lambda: _alert(supervisor, camera, "camera_silent"), 30, "camera_silent in the control room")
     assert alert["state"] == "raised" and alert["acknowledged_by"] is None
     assert viewer.post_json("/api/alerts/ack", {"dedup_key": alert["dedup_key"], "at": alert["at"]}).status == 403
@@ -185,9 +182,7 @@ def test_acknowledging_an_alert_records_who(settings: Settings, supervisor: Clie
     finally:
         other.stop()
     # The camera sends again: the alert is cleared and leaves the open list.
-    body = ts_body(49, TS_PACKETS)
-    publisher.publish(_header(recording_id, 2, body, camera_id=camera), body)
-    publisher.flush()
+    publish_ts(publisher, camera, recording_id, {2: 49})
     publisher.close()
     wait_for(lambda: _alert(supervisor, camera, "camera_silent") is None, 30, "the alert cleared")
 

@@ -21,7 +21,7 @@ from producers.publisher import SegmentPublisher
 from schemas.topics import ALERTS, SEGMENTS_STORED
 from streams.thumbnail_schedule import thumbnail_due
 from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
-from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
+from tests.integration.test_pipeline import publish_ts
 
 pytestmark = pytest.mark.integration
 
@@ -165,17 +165,12 @@ def test_silent_camera_alert_is_raised_then_cleared(settings: Settings, worker: 
     camera, recording = "silent-cam", "silent-rec"
     enroll_cameras(settings, camera)
     publisher = SegmentPublisher(settings)
-    for seq in range(2):
-        body = ts_body(seq + 1, TS_PACKETS)
-        publisher.publish(_header(recording, seq, body, camera_id=camera), body)
-    publisher.flush()
+    publish_ts(publisher, camera, recording, {0: 1, 1: 2})
     raised = wait_for(lambda: alerts_of(settings, recording, "camera_silent"), 30, "the camera_silent alert")
     assert [a["state"] for a in raised] == ["raised"] and raised[0]["camera_id"] == camera
     status = {c["camera_id"]: c for c in get(worker.child.url, "/api/cameras")["cameras"]}[camera]
     assert status["state"] == "silent" and status["live"] is False
-    body = ts_body(9, TS_PACKETS)
-    publisher.publish(_header(recording, 2, body, camera_id=camera), body)
-    publisher.flush()
+    publish_ts(publisher, camera, recording, {2: 9})
     publisher.close()
     both = wait_for(lambda: at_least(2, alerts_of(settings, recording, "camera_silent")), 30, "the clear")
     assert [a["state"] for a in both][:2] == ["raised", "cleared"]
@@ -186,10 +181,7 @@ def test_dropped_sequence_raises_a_gap_alert_and_undecodable_segment_is_still_fo
     camera, recording = "gap-cam", "gap-rec"
     enroll_cameras(settings, camera)
     publisher = SegmentPublisher(settings)
-    for seq in (0, 1, 3):  # 2 never sent; these TS-shaped bodies hold no picture
-        body = ts_body(seq + 20, TS_PACKETS)
-        publisher.publish(_header(recording, seq, body, camera_id=camera), body)
-    publisher.flush()
+    publish_ts(publisher, camera, recording, {0: 20, 1: 21, 3: 23})  # 2 never sent; these TS-shaped bodies hold no picture
     publisher.close()
     gap = wait_for(lambda: alerts_of(settings, recording, "sequence_gap"), 30, "the gap alert")
     assert len(gap) == 1 and gap[0]["sequence"] == 2

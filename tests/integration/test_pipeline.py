@@ -160,6 +160,14 @@ def _header(
     )
 
 
+def publish_ts(publisher: SegmentPublisher, camera_id: str, recording_id: str, fills: dict[int, int]) -> None:
+    """Publish TS-shaped segments of one recording (sequence -> fill byte) and flush: for tests of what a camera sends when, not of media."""
+    for sequence, fill in fills.items():
+        body = ts_body(fill, TS_PACKETS)
+        publisher.publish(_header(recording_id, sequence, body, camera_id=camera_id), body)
+    publisher.flush()
+
+
 def test_wrong_camera_hash_is_quarantined_and_alerted(settings: Settings, worker: WorkerProcess) -> None:
     recording_id = "quarantine-test-1"
     body = ts_body(0, 100)
