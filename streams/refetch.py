@@ -10,6 +10,7 @@ group-less consumer (nothing committed, the workers' group untouched).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,6 +18,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bwv.security import aiokafka_security
 from bwv.settings import Settings
 from schemas.topics import MESSAGE_OVERHEAD_BYTES
+
+READ_SECONDS = 15.0  # the ingest batch waits for this read: long enough for a loaded broker, bounded
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,18 @@ async def read_range(settings: Settings, topic: str, partition: int, start: int,
         consumer.assign([tp])
         consumer.seek(tp, start)
         found: list[Refetched] = []
-        for _ in range(1000):  # bounded: a range is at most max_sequence_jump segments of a camera
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            records = batch.get(tp, [])
-            if not records:
-                break
-            for r in records:
+        # The range is below a message already read, so it is there: an empty fetch means a slow
+        # broker, not the end. Read until the position passes the range (offsets may have holes),
+        # or until the deadline; what is still missing then stays an alerted gap.
+        deadline = asyncio.get_running_loop().time() + READ_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for r in batch.get(tp, []):
                 if r.offset >= end:
                     return found
                 found.append(Refetched(partition, r.offset, r.key, r.value, list(r.headers or [])))
+            if await consumer.position(tp) >= end:
+                return found
         return found
     finally:
         await consumer.stop()
