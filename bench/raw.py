@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import io
 import json
 import os
 import resource
@@ -53,14 +52,16 @@ class RawFigures:
 
 
 def _client(endpoint: str, access: str, secret: str, region: str, threads: int) -> Any:
+    """The worker's minio client class: a PUT is signed with the digest just computed, not hashed twice."""
     import urllib3
-    from minio import Minio
+
+    from streams.objectstore import DigestSignedMinio
 
     secure = endpoint.startswith("https://")
     host = endpoint.split("://", 1)[1].rstrip("/")
     http = urllib3.PoolManager(maxsize=max(10, threads), retries=False,
                                timeout=urllib3.Timeout(connect=5, read=30))
-    return Minio(host, access_key=access, secret_key=secret, secure=secure, region=region, http_client=http)
+    return DigestSignedMinio(host, access_key=access, secret_key=secret, secure=secure, region=region, http_client=http)
 
 
 async def raw_loop(expect: int, threads: int, fetch_wait_ms: int = 500) -> dict[str, Any]:
@@ -68,6 +69,7 @@ async def raw_loop(expect: int, threads: int, fetch_wait_ms: int = 500) -> dict[
 
     from bwv.settings import Settings
     from schemas.topics import SEGMENTS
+    from streams.objectstore import BODY_SHA256_HEADER
 
     settings = Settings()
     client = _client(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key.get_secret_value(),
@@ -86,8 +88,8 @@ async def raw_loop(expect: int, threads: int, fetch_wait_ms: int = 500) -> dict[
 
     def store(partition: int, offset: int, value: bytes) -> float:
         digest = hashlib.sha256(value).hexdigest()
-        client.put_object(bucket, f"{RAW_PREFIX}/{partition}/{offset:010d}.ts", io.BytesIO(value), len(value),
-                          content_type="video/mp2t", metadata={"bwv-sha256": digest})
+        headers = {"Content-Type": "video/mp2t", "x-amz-meta-bwv-sha256": digest, BODY_SHA256_HEADER: digest}
+        client._put_object(bucket, f"{RAW_PREFIX}/{partition}/{offset:010d}.ts", value, headers)  # noqa: SLF001
         return time.time()
 
     loop = asyncio.get_running_loop()

@@ -32,10 +32,10 @@ META_SOURCE = "bwv-source"  # "<partition>/<offset>" of the Kafka message it cam
 PROBE_KEY = "bwv-probe/conditional-write"  # see ObjectStore.probe_conditional_writes
 
 
-_BODY_SHA256 = "x-bwv-body-sha256"  # internal: taken out of the headers before the request is sent
+BODY_SHA256_HEADER = "x-bwv-body-sha256"  # DigestSignedMinio takes it out of the headers before sending
 
 
-class _Minio(Minio):
+class DigestSignedMinio(Minio):
     """The SDK hashes every PUT body once more just to sign the request (SHA-256 over
     HTTP, MD5 over HTTPS): ~1 s of CPU per GB that ingest has already spent. A
     request that carries the digest ingest computed is signed with it instead, and
@@ -43,7 +43,7 @@ class _Minio(Minio):
     Content-MD5): S3 refuses the write if the bytes it received differ."""
 
     def _build_headers(self, host, headers=None, body=None, creds=None):  # type: ignore[no-untyped-def]
-        digest = headers.pop(_BODY_SHA256, None) if headers else None
+        digest = headers.pop(BODY_SHA256_HEADER, None) if headers else None
         if digest is None or body is None:
             return super()._build_headers(host, headers, body, creds)
         headers, date = super()._build_headers(host, headers, None, creds)  # no body: nothing hashed
@@ -99,7 +99,7 @@ class ObjectStore:
             retries=False,  # retries are ours (with backoff, and visible in alerts)
             **s3_pool_security(settings),
         )
-        self.client = _Minio(
+        self.client = DigestSignedMinio(
             settings.s3_host,
             access_key=settings.s3_access_key,
             secret_key=settings.s3_secret_key.get_secret_value(),
@@ -152,13 +152,13 @@ class ObjectStore:
         behave as ``put``. One PUT, never multipart, so the condition covers the
         whole object (single PUTs go to 5 GiB; segments are far smaller).
         ``metadata[META_SHA256]``, when given, must be the SHA-256 of ``data``
-        computed here: the request is signed with it (see ``_Minio``).
+        computed here: the request is signed with it (see ``DigestSignedMinio``).
         """
         headers = genheaders(metadata, None, None, None, False)
         headers["Content-Type"] = content_type
         headers["If-None-Match"] = "*"
         if META_SHA256 in metadata:
-            headers[_BODY_SHA256] = metadata[META_SHA256]
+            headers[BODY_SHA256_HEADER] = metadata[META_SHA256]
         try:
             # The SDK's put_object would turn If-None-Match into user metadata.
             self.client._put_object(bucket, key, data, headers)  # noqa: SLF001
