@@ -218,7 +218,7 @@ class Fleet:
     base: datetime = field(default_factory=lambda: datetime.now(timezone.utc) - timedelta(hours=1))
     published: dict[tuple[str, int], float] = field(default_factory=dict)  # (recording, sequence) -> time.time()
     sizes: dict[tuple[str, int], int] = field(default_factory=dict)
-    captures: dict[tuple[str, int], tuple[datetime, datetime]] = field(default_factory=dict)
+    headers: dict[tuple[str, int], Any] = field(default_factory=dict)  # SegmentHeader
 
     def __post_init__(self) -> None:
         from producers.publisher import SegmentPublisher
@@ -244,7 +244,7 @@ class Fleet:
         key = (header.recording_id, sequence)
         self.published[key] = time.time()
         self.sizes[key] = len(seg.data)
-        self.captures[key] = (header.capture_start, header.capture_end)
+        self.headers[key] = header
         self.publisher.publish(header, seg.data)
 
     def thumbnailed(self, keys: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -252,7 +252,7 @@ class Fleet:
         from streams.thumbnail_schedule import thumbnail_due
 
         interval = self.settings.thumbnail_interval_seconds
-        return [k for k in keys if thumbnail_due(k[1], *self.captures[k], interval)]
+        return [k for k in keys if thumbnail_due(self.headers[k], interval)]
 
     def flood(self, per_camera: int) -> None:
         """Every camera's segments as fast as the producer takes them, cameras interleaved."""

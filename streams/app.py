@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from functools import partial
 
 import faust
@@ -67,7 +67,7 @@ from streams.readmodel import IndexView
 from streams.refetch import read_range
 from streams.registry import CameraRegistry
 from streams.thumbnail_schedule import thumbnail_due
-from streams.thumbnailer import SegmentRef, ThumbnailOutcome, Thumbnailer
+from streams.thumbnailer import Cut, SegmentRef, ThumbnailOutcome, Thumbnailer
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,15 @@ class Pipeline:
         limits = Limits(settings.max_segment_bytes, settings.max_sequence_jump)
         self.ingestor = Ingestor(self.store, self.executor, limits, on_storage_trouble=self._alert_soon, metrics=self.metrics)
         self.registry = CameraRegistry(settings)
+        # Decoding releases the GIL: one thread per core, apart from the S3 threads, so a
+        # cut never holds a segment's PUT back. Slots bound the cuts in flight.
+        cores = len(os.sched_getaffinity(0))
+        self.thumbnail_executor = ThreadPoolExecutor(cores, thread_name_prefix="bwv-thumb")
+        self.thumbnail_slots = asyncio.Semaphore(2 * cores)
+        self._thumbnail_tasks: set[asyncio.Future[None]] = set()
         self.thumbnailer = Thumbnailer(
-            self.store, self.executor, self.ingestor.call, width=settings.thumbnail_width, metrics=self.metrics
+            self.store, self.thumbnail_executor, self.ingestor.call, width=settings.thumbnail_width, metrics=self.metrics,
+            check_executor=self.executor,
         )
         self.view = IndexView(settings)
         partitions = settings.segment_partitions
@@ -223,14 +230,19 @@ class Pipeline:
             except Exception:  # noqa: BLE001 - the gap is still alerted below; the batch must go on
                 log.exception("could not read back the gap before %s/%d", record.recording_id, record.sequence)
         # Inline thumbnails: the picture is cut from the bytes in memory while the
-        # segment is being stored, so it adds no storage round trip and little latency.
-        # Segments the schedule passes over are only checked for a keyframe (~1 ms);
-        # with BWV_THUMBNAILS=agent the agent cuts the scheduled ones.
-        cut = None
+        # segment is being stored (no storage round trip), in the thumbnail pool, and
+        # finished in the background: the batch, and the segments behind it, do not
+        # wait for a decode. Segments the schedule passes over are only checked for a
+        # keyframe (~1 ms), awaited here; with BWV_THUMBNAILS=agent the agent cuts the rest.
+        cut = background = None
         if isinstance(record, SegmentHeader) and self.settings.thumbnails != "off":
-            due = self._thumbnail_due(record.sequence, record.capture_start, record.capture_end)
-            if self.settings.thumbnails == "inline" or not due:
-                cut = asyncio.ensure_future(self.thumbnailer.cut(event.value or b"", full=due))
+            due = thumbnail_due(record, self.settings.thumbnail_interval_seconds)
+            if not due:
+                cut = asyncio.ensure_future(self.thumbnailer.cut(event.value or b"", full=False))
+            elif self.settings.thumbnails == "inline":
+                await self.thumbnail_slots.acquire()  # bounded: a flood waits here, not in memory
+                background = asyncio.ensure_future(self.thumbnailer.cut(event.value or b"", full=True))
+        outcome = None
         try:
             if isinstance(record, SegmentHeader):
                 outcome = await self.ingestor.segment(
@@ -244,9 +256,32 @@ class Pipeline:
             return
         finally:
             picture = await cut if cut is not None else None
+            if background is not None:
+                self._finish_thumbnail(background, outcome.stored if outcome is not None else None)
         await self._emit(event, record, outcome)
         if picture is not None and outcome.stored is not None:
             await self._emit_thumbnail(await self.thumbnailer.save(_ref(outcome.stored), picture))
+
+    def _finish_thumbnail(self, cut: asyncio.Future[Cut], stored: StoredSegment | None) -> None:
+        """Store and announce a cut once it is done, off the batch; its slot is freed either way.
+
+        A thumbnail is not evidence: if the worker dies first, the segment's picture
+        is cut on demand when asked for, and the next interval brings a new one.
+        """
+
+        async def finish() -> None:
+            try:
+                picture = await cut
+                if stored is not None:
+                    await self._emit_thumbnail(await self.thumbnailer.save(_ref(stored), picture))
+            except Exception:  # noqa: BLE001 - a thumbnail never stops ingest
+                log.exception("thumbnail of %s/%d not saved", stored.recording_id if stored else "?", stored.sequence if stored else -1)
+            finally:
+                self.thumbnail_slots.release()
+
+        task = asyncio.ensure_future(finish())
+        self._thumbnail_tasks.add(task)
+        task.add_done_callback(self._thumbnail_tasks.discard)
 
     async def _repair_gap(self, event: EventT, record: SegmentHeader) -> None:
         """Segments the consumer skipped are read again from their offsets and stored first.
@@ -412,12 +447,9 @@ class Pipeline:
             for event in events:
                 await stream.ack(event)
 
-    def _thumbnail_due(self, sequence: int, capture_start: datetime, capture_end: datetime) -> bool:
-        return thumbnail_due(sequence, capture_start, capture_end, self.settings.thumbnail_interval_seconds)
-
     async def _thumbnail_from_storage(self, event: EventT) -> None:
         stored = parse_record(StoredSegment, event)
-        if stored is None or not self._thumbnail_due(stored.sequence, stored.capture_start, stored.capture_end):
+        if stored is None or not thumbnail_due(stored, self.settings.thumbnail_interval_seconds):
             return
         data = await self.ingestor.call(self.store.get, stored.bucket, stored.key)
         await self._emit_thumbnail(await self.thumbnailer.make(_ref(stored), data))

@@ -55,9 +55,12 @@ class Thumbnailer:
         width: int = 320,
         quality: int = 80,
         metrics: WorkerMetrics | None = None,
+        check_executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
+        # Keyframe checks (~1 ms) run elsewhere than cuts: never queued behind a decode.
+        self.check_executor = check_executor or executor
         self.call = call  # the ingest's retried storage call: a thumbnail waits out an S3 outage too
         self.width = width
         self.quality = quality
@@ -70,7 +73,8 @@ class Thumbnailer:
         """The JPEG (``full``) or only a keyframe check, or why there is no picture; never
         raises for a bad segment (it is started beside the segment's storage, and must not fail that)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, _timed_cut, data, self.width, self.quality, full)
+        executor = self.executor if full else self.check_executor
+        return await loop.run_in_executor(executor, _timed_cut, data, self.width, self.quality, full)
 
     async def save(self, ref: SegmentRef, cut: Cut) -> ThumbnailOutcome:
         """Store and announce the cut of a segment that was stored (only those are counted)."""

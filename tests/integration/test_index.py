@@ -9,7 +9,6 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import av
@@ -18,6 +17,7 @@ import pytest
 from bwv.settings import Settings
 from bwv.stack import free_port
 from producers.publisher import SegmentPublisher
+from schemas.records import StoredSegment
 from schemas.topics import ALERTS, SEGMENTS_STORED
 from streams.thumbnail_schedule import thumbnail_due
 from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
@@ -39,10 +39,6 @@ def get_bytes(base: str, path: str) -> tuple[int, bytes, str]:
             return response.status, response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), exc.headers.get("Content-Type", "")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
@@ -121,11 +117,8 @@ def test_recording_detail_lists_segments_with_thumbnails_that_decode(settings: S
     assert [s["sequence"] for s in segments] == list(range(detail["recording"]["segment_count"]))
     # Stored as they arrived: the first segment and one per BWV_THUMBNAIL_INTERVAL_SECONDS of
     # footage (the schedule's rule on each segment's capture times); the rest are cut when asked for.
-    captures = {r["sequence"]: r for r in records(settings, SEGMENTS_STORED) if r["recording_id"] == recording}
-    due = {
-        seq for seq, r in captures.items()
-        if thumbnail_due(seq, parse_time(r["capture_start"]), parse_time(r["capture_end"]), settings.thumbnail_interval_seconds)
-    }
+    stored = [StoredSegment.model_validate(r) for r in records(settings, SEGMENTS_STORED) if r["recording_id"] == recording]
+    due = {s.sequence for s in stored if thumbnail_due(s, settings.thumbnail_interval_seconds)}
     assert 0 in due and {s["sequence"] for s in segments if s["thumbnail_stored"]} == due
     for segment in segments:
         status, jpeg, kind = get_bytes("", segment["thumbnail_url"] if segment["thumbnail_url"].startswith("http") else base + segment["thumbnail_url"])

@@ -60,6 +60,8 @@ def test_worker_counters_move_by_what_happened(settings: Settings, worker: Worke
             value(after, "bwv_dead_letters_total", reason="unknown_camera") > value(before, "bwv_dead_letters_total", reason="unknown_camera")
             and value(after, "bwv_ingest_latency_seconds_count", stage="indexed") >= value(before, "bwv_ingest_latency_seconds_count", stage="indexed") + 3
             and value(after, "bwv_hash_mismatches_total") > value(before, "bwv_hash_mismatches_total")
+            # segment 0's cut finishes off the batch, in the background
+            and value(after, "bwv_thumbnail_duration_seconds_count") > value(before, "bwv_thumbnail_duration_seconds_count")
             and any(name == "bwv_consumer_lag" for name, _ in after)  # set every 5 s
         )
         return after if done else None
