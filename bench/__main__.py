@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=8, help="PUTs in flight (default 8, as BWV_S3_THREADS)")
 
     p = sub.add_parser("realtime", parents=[common], help="real-time camera capacity of one worker")
-    p.add_argument("--steps", default=None, help="camera counts to try, ascending (default 10,20,30,40,60,80,120,160,200)")
+    p.add_argument("--steps", default=None, help="camera counts to try, ascending (default 10,20,40,60,80,100,120,160,200)")
     p.add_argument("--step-seconds", type=float, default=None, help="seconds of publishing per step (default 10)")
     p.add_argument("--drain", type=float, default=4.0, help="seconds after a step for its last segments (default 4)")
     p.add_argument("--target-p99", type=float, default=1.0, help="p99 capture end -> stored, seconds (default 1)")
@@ -168,7 +168,7 @@ def _total_cpu(p: Any) -> float:
 def cmd_realtime(args: argparse.Namespace) -> dict[str, Any]:
     from bench import realtime
 
-    steps = [int(s) for s in (args.steps or ("2,4" if args.tiny else "10,20,30,40,60,80,120,160,200")).split(",")]
+    steps = [int(s) for s in (args.steps or ("2,4" if args.tiny else "10,20,40,60,80,100,120,160,200")).split(",")]
     step_seconds = args.step_seconds or (2.0 if args.tiny else 10.0)
     budget = args.budget or (30.0 if args.tiny else 150.0)
     waits = tuple(None if w.strip() == "shipped" else int(w)

@@ -23,7 +23,7 @@ The publisher runs in this process (one kafka-python producer); it can fall
 behind its schedule at high counts, so its lateness is reported too: a late
 publisher understates the load, never the latency (capture end = hand-over time).
 
-    python -m bench realtime [--steps 10,20,30,40,60,80,120,160,200] [--step-seconds 10] [--fetch-waits shipped,10]
+    python -m bench realtime [--steps 10,20,40,60,80,100,120,160,200] [--step-seconds 10] [--fetch-waits shipped,10]
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ class Pipeline:
         # cut never holds a segment's PUT back. Slots bound the cuts in flight.
         cores = len(os.sched_getaffinity(0))
         self.thumbnail_executor = ThreadPoolExecutor(cores, thread_name_prefix="bwv-thumb")
-        self.thumbnail_slots = asyncio.Semaphore(2 * cores)
+        self.thumbnail_slots = asyncio.Semaphore(4 * cores)
         self._thumbnail_tasks: set[asyncio.Future[None]] = set()
         self.thumbnailer = Thumbnailer(
             self.store, self.thumbnail_executor, self.ingestor.call, width=settings.thumbnail_width, metrics=self.metrics,
