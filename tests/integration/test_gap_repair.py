@@ -7,11 +7,18 @@ stopped, the group's committed offset is moved past a segment, exactly what a
 skip leaves behind. The restarted worker must find the segment again from its
 offset (``streams.app.Pipeline._repair_gap``), store it with the camera's bytes
 and hash, keep the hash chain whole and raise no ``sequence_gap``.
+
+It runs on a broker, S3 endpoint and worker of its own: moving a group's offset
+from outside is not something later tests should inherit (on the shared Tansu
+the restarted session worker crashed at the next rebalance, its changelog's
+persisted offset ahead of the topic's highwater).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,19 +30,47 @@ from kafka.structs import OffsetAndMetadata
 
 from bwv.security import kafka_python_security
 from bwv.settings import Settings
-from bwv.stack import free_port
+from bwv.stack import LocalStack, free_port
 from producers.keys import KeyRing
 from schemas.headers import encode_headers
 from schemas.layout import segment_key, segments_prefix
 from schemas.topics import ALERTS, DEAD_LETTERS, SEGMENTS
+from streams.admin import init_all
 from streams.objectstore import META_SHA256, META_SOURCE, ObjectStore
+from tests.conftest import TEST_ENV
 from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
 from tests.integration.test_metrics import scrape, value
 from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
 
 pytestmark = pytest.mark.integration
 
-CAMERA, RECORDING = "gap-cam", "gap-rec"
+CAMERA, RECORDING = "skip-cam", "skip-rec"
+
+
+@dataclass
+class OwnStack:
+    settings: Settings
+    env: dict[str, str]
+    base: Path
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
+    base = tmp_path_factory.mktemp("gap-repair")
+    local = LocalStack.start(base / "logs")
+    env = {
+        **TEST_ENV,
+        **local.env(),
+        "BWV_CAMERA_KEYS_DIR": str(base / "keys"),
+        "BWV_SPOOL_DIR": str(base / "spool"),
+        "BWV_SEAL_KEY_FILE": str(base / "keys" / "bwv-seal.key"),
+    }
+    settings = Settings(**{k.removeprefix("BWV_").lower(): v for k, v in env.items()})
+    init_all(settings)
+    try:
+        yield OwnStack(settings, env, base)
+    finally:
+        local.stop()
 
 
 def stored(store: ObjectStore) -> list[str]:
@@ -80,10 +115,10 @@ def commit_as_member(settings: Settings, group: str, tp: TopicPartition, offset:
         consumer.close(autocommit=False)
 
 
-def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(
-    settings: Settings, worker: WorkerProcess, raw_producer: KafkaProducer, tmp_path: Path
-) -> None:
+def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(own: OwnStack) -> None:
+    settings, env = own.settings, own.env
     enroll_cameras(settings, CAMERA)
+    raw_producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), max_request_size=8 * 1024 * 1024)
     key = KeyRing(settings.camera_keys_dir).private(CAMERA)
     bodies = [ts_body(0x60 + i, TS_PACKETS) for i in range(4)]
 
@@ -95,8 +130,9 @@ def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(
     store = ObjectStore(settings)
     group = settings.app_id  # Faust's consumer group is its app id (faust.App(settings.app_id, ...))
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","), **kafka_python_security(settings))
+    worker = WorkerProcess.start(own.base, free_port(), env)
     try:
-        # Segment 0 through the session worker: the recording's state now remembers its partition and offset.
+        # Segment 0 through the worker: the recording's state now remembers its partition and offset.
         sent = [publish(0)]
         tp = TopicPartition(SEGMENTS, sent[0].partition)
         wait_for(lambda: stored(store) == [segment_key(RECORDING, 0)] or None, 60, "segment 0 stored")
@@ -111,16 +147,16 @@ def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(
         commit_as_member(settings, group, tp, sent[2].offset)
         assert committed(admin, group, tp) == sent[2].offset
 
-        restarted = WorkerProcess.start(tmp_path, free_port())
-        worker.child, worker.metrics_port = restarted.child, restarted.metrics_port  # the session's worker again
+        worker = WorkerProcess.start(own.base, free_port(), env)
         wait_for(lambda: len(stored(store)) == 4 or None, 60, "segments 0..3 stored")
         # Everything the batch caused is on the broker once its offsets are committed.
         wait_for(lambda: (committed(admin, group, tp) or 0) > sent[3].offset, 60, "segment 3 committed")
+        log = worker.log()
+        metrics = scrape(f"http://127.0.0.1:{worker.metrics_port}/metrics")
     finally:
         admin.close()
-        if worker.proc.poll() is not None:  # failed before the restart: later tests need the session worker
-            restarted = WorkerProcess.start(tmp_path, free_port())
-            worker.child, worker.metrics_port = restarted.child, restarted.metrics_port
+        raw_producer.close()
+        worker.stop()
 
     assert stored(store) == [segment_key(RECORDING, i) for i in range(4)]
     for i, body in enumerate(bodies):
@@ -130,7 +166,7 @@ def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(
         # Where the stored segment was read: segment 1 from its own offset, by the repair.
         assert info.metadata[META_SOURCE] == f"{sent[i].partition}/{sent[i].offset}"
 
-    verified = bwv("verify", RECORDING)
+    verified = bwv("verify", RECORDING, env=env)
     assert verified.returncode == 0, verified.stderr
     assert "intact" in verified.stdout and "4 segments" in verified.stdout
 
@@ -139,6 +175,5 @@ def test_a_skipped_segment_is_read_again_from_its_offset_and_stored(
     assert [a for a in mine if a["kind"] == "sequence_gap"] == []
     assert [r for r in records(settings, DEAD_LETTERS) if r.get("recording_id") == RECORDING] == []
 
-    assert f"segment {RECORDING}/1 at {SEGMENTS}[{tp.partition}]@{sent[1].offset} was skipped by the consumer" in worker.log()
-    metrics = scrape(f"http://127.0.0.1:{worker.metrics_port}/metrics")
+    assert f"segment {RECORDING}/1 at {SEGMENTS}[{tp.partition}]@{sent[1].offset} was skipped by the consumer" in log
     assert value(metrics, "bwv_recovered_skips_total") >= 1
