@@ -321,9 +321,10 @@ class Pipeline:
                 "segment %s/%d at %s[%d]@%d was skipped by the consumer: recovered from its offset",
                 header.recording_id, header.sequence, message.topic, old.partition, old.offset,
             )
-            self.metrics.recovered_skips.inc()
             outcome = await self.ingestor.segment(header, old.value or b"", current, old.partition, old.offset)
             await self._emit(event, header, outcome)
+            if outcome.stored is not None:  # recovered means stored: a quarantined one is counted there
+                self.metrics.recovered_skips.inc()
 
     def _identity_problem(
         self, key: bytes | None, headers: object, record: SegmentHeader | RecordingEnd
