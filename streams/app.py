@@ -102,6 +102,11 @@ class Pipeline:
             broker_credentials=faust_credentials(settings),
             topic_replication_factor=settings.topic_replication_factor,
             store=settings.store,
+            # Faust refuses to recover a table whose local store claims a changelog offset
+            # past the topic's end: a RocksDB directory left behind by deleted topics. An
+            # in-memory store has no such past, and on Tansu the check fired on the worker's
+            # own just-acknowledged writes (ListOffsets one behind), crashing it at a rebalance.
+            recovery_consistency_check=not settings.store.startswith("memory://"),
             datadir=str(settings.data_dir),
             web_host=settings.web_host,
             web_port=settings.web_port,
