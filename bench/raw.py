@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,22 +151,34 @@ def child_main(argv: list[str]) -> None:
 # --- the phase (parent) ---------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def raw_child(bs: Any, expect: int, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The raw loop in its own process (its CPU its own), consuming ``bs``'s broker; killed if
+    still running when the block ends. Its report is ``bs.workdir / "raw.json"``."""
+    log = bs.workdir / "logs" / "raw.log"
+    with open(log, "wb") as errors:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench.raw", "--child", "--expect", str(expect), "--out", str(bs.workdir / "raw.json"),
+             *args],
+            stdout=subprocess.PIPE, stderr=errors, env=dict(os.environ),
+        )
+    try:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"the raw loop did not start; see {log}")
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def run_phase(segments: list[BenchSegment], cameras: int, per_camera: int, partitions: int,
               threads: int = 8, timeout: float = 120.0) -> RawFigures:
     """A fresh stack; the raw loop consumes while the fleet floods; figures from its report."""
     ids = spread_cameras("bench-cam", cameras, partitions)
     with bench_stack(ids, {"BWV_SEGMENT_PARTITIONS": str(partitions)}) as bs:
-        out = bs.workdir / "raw.json"
-        expect = cameras * per_camera
-        child = subprocess.Popen(
-            [sys.executable, "-m", "bench.raw", "--child", "--expect", str(expect), "--threads", str(threads),
-             "--out", str(out)],
-            stdout=subprocess.PIPE, stderr=open(bs.workdir / "logs" / "raw.log", "wb"), env=dict(os.environ),
-        )
-        try:
-            assert child.stdout is not None
-            if child.stdout.readline().strip() != b"ready":
-                raise RuntimeError(f"the raw loop did not start; see {bs.workdir / 'logs' / 'raw.log'}")
+        with raw_child(bs, cameras * per_camera, "--threads", str(threads)) as child:
             fleet = Fleet(bs.settings, ids, segments)
             cpu = {pid: cpu_seconds(pid) for pid in (bs.s3_pid, bs.broker_pid)}
             own = time.process_time()
@@ -175,14 +189,10 @@ def run_phase(segments: list[BenchSegment], cameras: int, per_camera: int, parti
             child.wait(timeout)
             s3_cpu, broker_cpu = (cpu_seconds(pid) - cpu[pid] for pid in (bs.s3_pid, bs.broker_pid))
             own = time.process_time() - own
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
         if child.returncode != 0:
             raise RuntimeError(f"the raw loop failed ({child.returncode}): "
                                f"{(bs.workdir / 'logs' / 'raw.log').read_text()[-2000:]}")
-        report = json.loads(out.read_text())
+        report = json.loads((bs.workdir / "raw.json").read_text())
     t0 = min(fleet.published.values())
     seconds = report["last_done"] - t0
     mb = report["bytes"] / 1e6

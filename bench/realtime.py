@@ -29,7 +29,6 @@ publisher understates the load, never the latency (capture end = hand-over time)
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench.common import BenchSegment, Collector, Fleet, Latency, bench_stack, cpu_seconds, spread_cameras, table
+from bench.raw import raw_child
 
 
 @dataclass(frozen=True)
@@ -155,15 +155,7 @@ def _raw_step(segments: list[BenchSegment], n: int, step_seconds: float, partiti
     with bench_stack(ids, {"BWV_SEGMENT_PARTITIONS": str(partitions)}) as bs:
         out = bs.workdir / "raw.json"
         expect = n * max(1, round(step_seconds / period))
-        child = subprocess.Popen(
-            [sys.executable, "-m", "bench.raw", "--child", "--expect", str(expect), "--out", str(out),
-             "--fetch-wait-ms", str(fetch_wait_ms)],
-            stdout=subprocess.PIPE, stderr=open(bs.workdir / "logs" / "raw.log", "wb"), env=dict(os.environ),
-        )
-        try:
-            assert child.stdout is not None
-            if child.stdout.readline().strip() != b"ready":
-                raise RuntimeError("the raw loop did not start")
+        with raw_child(bs, expect, "--fetch-wait-ms", str(fetch_wait_ms)) as child:
             fleet = Fleet(bs.settings, ids, segments)
             cpu = cpu_seconds(bs.s3_pid)
             wall0 = time.monotonic()
@@ -176,10 +168,6 @@ def _raw_step(segments: list[BenchSegment], n: int, step_seconds: float, partiti
             except subprocess.TimeoutExpired:
                 pass  # some never stored: counted below
             s3_cores = (cpu_seconds(bs.s3_pid) - cpu) / (time.monotonic() - wall0)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
         report = json.loads(out.read_text()) if out.exists() else {"segments": 0, "latencies": []}
     latency = Latency.of(report["latencies"])
     return {"cameras": n, "segments": len(keys), "stored": report["segments"], "latency_stored": latency,
