@@ -30,6 +30,7 @@ META_PREVIOUS_CHAIN = "bwv-previous-chain"
 META_HEADER = "bwv-header"
 META_SOURCE = "bwv-source"  # "<partition>/<offset>" of the Kafka message it came from
 PROBE_KEY = "bwv-probe/conditional-write"  # see ObjectStore.probe_conditional_writes
+MISSING_CODES = ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound")  # what stores answer for no object
 
 
 BODY_SHA256_HEADER = "x-bwv-body-sha256"  # DigestSignedMinio takes it out of the headers before sending
@@ -191,7 +192,7 @@ class ObjectStore:
         try:
             stat = self.client.stat_object(bucket, key)
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"):
+            if exc.code in MISSING_CODES:
                 return None
             raise
         return ObjectInfo(bucket, key, stat.size or 0, _user_metadata(stat.metadata or {}), stat.version_id)
@@ -203,6 +204,15 @@ class ObjectStore:
         finally:
             response.close()
             response.release_conn()
+
+    def get_or_none(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes, or None if there is none: one request, not a HEAD then a GET."""
+        try:
+            return self.get(bucket, key)
+        except S3Error as exc:
+            if exc.code in MISSING_CODES:
+                return None
+            raise
 
     def list(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         """Objects under a prefix, in key order, with their bwv metadata."""

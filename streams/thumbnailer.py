@@ -144,12 +144,14 @@ def load_thumbnail(store: ObjectStore, recording_id: str, sequence: int, width: 
     segment shows no picture; a deleted recording's segments are gone, so are its pictures.
     """
     bucket = store.footage_bucket
-    if store.head(bucket, thumbnail_key(recording_id, sequence)) is not None:
-        return store.get(bucket, thumbnail_key(recording_id, sequence))
-    if store.head(bucket, segment_key(recording_id, sequence)) is None:
+    stored = store.get_or_none(bucket, thumbnail_key(recording_id, sequence))
+    if stored is not None:
+        return stored
+    segment = store.get_or_none(bucket, segment_key(recording_id, sequence))
+    if segment is None:
         return None
     try:
-        return thumbnails.first_keyframe_jpeg(store.get(bucket, segment_key(recording_id, sequence)), width, quality).jpeg
+        return thumbnails.first_keyframe_jpeg(segment, width, quality).jpeg
     except thumbnails.ThumbnailError as exc:
         log.info("no picture in %s/%d: %s", recording_id, sequence, exc)
         return None

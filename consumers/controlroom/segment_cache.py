@@ -36,13 +36,12 @@ from minio.error import S3Error
 
 from schemas.layout import segment_key, segments_prefix, sequence_of
 from schemas.records import SegmentHeader
-from streams.objectstore import META_HEADER, ObjectStore
+from streams.objectstore import META_HEADER, MISSING_CODES, ObjectStore
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 HEADER_ENTRIES = 50_000  # ~1.5 kB each: ~75 MB at most, about 28 camera-hours of 2 s segments
-_MISSING = ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound")
 
 
 class SegmentCorrupt(RuntimeError):
@@ -197,7 +196,7 @@ class SegmentCache:
         try:
             return self.store.get(self.store.footage_bucket, key)
         except S3Error as exc:
-            if exc.code in _MISSING:
+            if exc.code in MISSING_CODES:
                 return None
             raise
 
