@@ -19,6 +19,10 @@ def segments_prefix(recording_id: str) -> str:
     return f"recordings/{recording_id}/segments/"
 
 
+def thumbnails_prefix(recording_id: str) -> str:
+    return f"recordings/{recording_id}/thumbnails/"
+
+
 def thumbnail_key(recording_id: str, sequence: int) -> str:
     return f"recordings/{recording_id}/thumbnails/{sequence:08d}.jpg"
 

@@ -19,13 +19,9 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from schemas.layout import segments_prefix, sequence_of
 from streams.objectstore import ObjectStore
 from streams.readmodel import IndexView
-from streams.thumbnailer import load_thumbnail
-
-THUMBNAILS_DIR = "thumbnails/"
-
+from streams.thumbnailer import list_segments, load_thumbnail
 
 class BadQuery(ValueError):
     pass
@@ -48,18 +44,16 @@ def recording_detail(store: ObjectStore, recording_id: str, base_url: str = "") 
     Every segment has a URL: the ones cut as they were stored say
     ``thumbnail_stored``, the others are cut when asked for.
     """
-    segments = []
-    stored: set[int] = set()
-    prefix = f"recordings/{recording_id}/"
-    for obj in store.list(store.footage_bucket, prefix):
-        if obj.key.startswith(segments_prefix(recording_id)):
-            segments.append({"sequence": sequence_of(obj.key), "key": obj.key, "bytes": obj.size})
-        elif obj.key.startswith(prefix + THUMBNAILS_DIR):
-            stored.add(sequence_of(obj.key))
-    for segment in segments:
-        seq = segment["sequence"]
-        segment["thumbnail_url"] = f"{base_url}/api/recordings/{recording_id}/thumbnails/{seq}.jpg"
-        segment["thumbnail_stored"] = seq in stored
+    segments = [
+        {
+            "sequence": s.sequence,
+            "key": s.key,
+            "bytes": s.size,
+            "thumbnail_url": f"{base_url}/api/recordings/{recording_id}/thumbnails/{s.sequence}.jpg",
+            "thumbnail_stored": s.thumbnail_stored,
+        }
+        for s in list_segments(store, recording_id)
+    ]
     return {"segments": segments}
 
 

@@ -19,11 +19,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.layout import segment_key, thumbnail_key
+from schemas.layout import recording_prefix, segment_key, segments_prefix, sequence_of, thumbnail_key, thumbnails_prefix
 from schemas.records import Alert, Severity, Thumbnail, utcnow
 from streams import thumbnails
 from streams.metrics import WorkerMetrics
-from streams.objectstore import META_SHA256, ObjectStore
+from streams.objectstore import META_SHA256, ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,28 @@ def _timed_cut(data: bytes, width: int, quality: int, full: bool = True) -> Cut:
     except thumbnails.ThumbnailError as exc:
         picture = exc
     return Cut(picture, time.perf_counter() - started, full)
+
+
+@dataclass(frozen=True)
+class ListedSegment:
+    sequence: int
+    key: str
+    size: int
+    thumbnail_stored: bool  # cut as it was stored; the others are cut when asked for
+
+
+def list_segments(store: ObjectStore, recording_id: str) -> list[ListedSegment]:
+    """A recording's stored segments in sequence order, and which have a stored thumbnail:
+    one listing of the recording's prefix (blocking)."""
+    segments: list[ObjectInfo] = []
+    pictures: set[int] = set()
+    for obj in store.list(store.footage_bucket, recording_prefix(recording_id)):
+        if obj.key.startswith(segments_prefix(recording_id)):
+            segments.append(obj)
+        elif obj.key.startswith(thumbnails_prefix(recording_id)):
+            pictures.add(sequence_of(obj.key))
+    listed = [ListedSegment(sequence_of(o.key), o.key, o.size, sequence_of(o.key) in pictures) for o in segments]
+    return sorted(listed, key=lambda s: s.sequence)
 
 
 def load_thumbnail(store: ObjectStore, recording_id: str, sequence: int, width: int, quality: int = 80) -> bytes | None:

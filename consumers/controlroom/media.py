@@ -25,6 +25,7 @@ from consumers.remux import RemuxReport, remux_to_mp4
 from schemas.layout import segments_prefix, sequence_of, thumbnail_key
 from schemas.records import RecordingSummary
 from streams.objectstore import ObjectStore
+from streams.thumbnailer import list_segments as stored_segments
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +48,15 @@ def list_segments(store: ObjectStore, recording_id: str) -> list[dict[str, objec
     Every segment has a URL: those not cut as they were stored are cut when the
     browser asks (``thumbnail_stored`` tells which is which).
     """
-    segments, thumbs = [], set()
-    prefix = f"recordings/{recording_id}/"
-    for obj in store.list(store.footage_bucket, prefix):
-        if obj.key.startswith(segments_prefix(recording_id)):
-            segments.append({"sequence": sequence_of(obj.key), "bytes": obj.size})
-        elif obj.key.startswith(prefix + "thumbnails/"):
-            thumbs.add(sequence_of(obj.key))
-    segments.sort(key=lambda s: s["sequence"])  # type: ignore[arg-type, return-value]
-    for segment in segments:
-        seq = int(segment["sequence"])  # type: ignore[call-overload]
-        segment["thumbnail_url"] = thumbnail_url(thumbnail_key(recording_id, seq))
-        segment["thumbnail_stored"] = seq in thumbs
-    return segments
+    return [
+        {
+            "sequence": s.sequence,
+            "bytes": s.size,
+            "thumbnail_url": thumbnail_url(thumbnail_key(recording_id, s.sequence)),
+            "thumbnail_stored": s.thumbnail_stored,
+        }
+        for s in stored_segments(store, recording_id)
+    ]
 
 
 def _segment_bodies(store: ObjectStore, recording_id: str) -> Iterator[bytes]:
