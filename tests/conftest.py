@@ -12,20 +12,8 @@ from kafka import KafkaProducer
 from bwv.settings import Settings
 from bwv.stack import LocalStack, free_port
 
-from tests.helpers import WorkerProcess, write_sample_video
+from tests.helpers import WorkerProcess, stack_env, write_sample_video
 
-TEST_ENV = {
-    "BWV_SEGMENT_PARTITIONS": "4",
-    "BWV_REBALANCE_TIMEOUT": "5",
-    "BWV_SESSION_TIMEOUT": "5",
-    "BWV_SEGMENT_SECONDS": "2",
-    "BWV_LOG_LEVEL": "info",
-    "BWV_MAX_SEGMENT_BYTES": str(2 * 1024 * 1024),
-    # Index periods in seconds, so silence and idle closing happen within a test.
-    "BWV_CAMERA_SILENT_SECONDS": "3",
-    "BWV_RECORDING_IDLE_SECONDS": "12",
-    "BWV_INDEX_CHECK_INTERVAL": "0.5",
-}
 
 
 @pytest.fixture(scope="session")
@@ -34,15 +22,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local = LocalStack.start(logs)
     saved = dict(os.environ)
     keys, spool = tmp_path_factory.mktemp("camera-keys"), tmp_path_factory.mktemp("camera-spool")
-    os.environ.update(
-        {
-            **local.env(),
-            **TEST_ENV,
-            "BWV_CAMERA_KEYS_DIR": str(keys),
-            "BWV_SPOOL_DIR": str(spool),
-            "BWV_SEAL_KEY_FILE": str(keys / "bwv-seal.key"),
-        }
-    )
+    os.environ.update(stack_env(local, keys, spool))
     try:
         yield local
     finally:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bwv.cameras import enroll
 from bwv.settings import Settings
-from bwv.stack import Child, free_port, start_worker
+from bwv.stack import Child, LocalStack, free_port, start_worker
 from consumers.topic_reader import read_topic
 from schemas.layout import segments_prefix
 
@@ -29,6 +29,46 @@ if TYPE_CHECKING:  # the camera side pulls in PyAV: imported where used, not by 
     from streams.objectstore import ObjectStore
 
 T = TypeVar("T")
+
+TEST_ENV = {
+    "BWV_SEGMENT_PARTITIONS": "4",
+    "BWV_REBALANCE_TIMEOUT": "5",
+    "BWV_SESSION_TIMEOUT": "5",
+    "BWV_SEGMENT_SECONDS": "2",
+    "BWV_LOG_LEVEL": "info",
+    "BWV_MAX_SEGMENT_BYTES": str(2 * 1024 * 1024),
+    # Index periods in seconds, so silence and idle closing happen within a test.
+    "BWV_CAMERA_SILENT_SECONDS": "3",
+    "BWV_RECORDING_IDLE_SECONDS": "12",
+    "BWV_INDEX_CHECK_INTERVAL": "0.5",
+}
+
+
+def stack_env(local: LocalStack, keys: Path, spool: Path) -> dict[str, str]:
+    """The BWV_* a test stack's processes run with: its broker and S3, test periods, its camera keys and spool."""
+    return {
+        **local.env(),
+        **TEST_ENV,
+        "BWV_CAMERA_KEYS_DIR": str(keys),
+        "BWV_SPOOL_DIR": str(spool),
+        "BWV_SEAL_KEY_FILE": str(keys / "bwv-seal.key"),
+    }
+
+
+@contextmanager
+def own_stack(base: Path, extra: dict[str, str] | None = None) -> Iterator[tuple[dict[str, str], Settings]]:
+    """A broker and S3 endpoint of a test's own, topics and buckets made: what a test does to
+    them (offsets moved, footage expired) later tests do not inherit. Yields its env and settings."""
+    from streams.admin import init_all
+
+    local = LocalStack.start(base / "logs")
+    try:
+        env = {**stack_env(local, base / "keys", base / "spool"), **(extra or {})}
+        settings = Settings(**{k.removeprefix("BWV_").lower(): v for k, v in env.items()})
+        init_all(settings)
+        yield env, settings
+    finally:
+        local.stop()
 
 
 def bwv(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

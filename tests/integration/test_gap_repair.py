@@ -30,15 +30,13 @@ from kafka.structs import OffsetAndMetadata
 
 from bwv.security import kafka_python_security
 from bwv.settings import Settings
-from bwv.stack import LocalStack, free_port
+from bwv.stack import free_port
 from producers.keys import KeyRing
 from schemas.headers import encode_headers
 from schemas.layout import segment_key, segments_prefix
 from schemas.topics import ALERTS, DEAD_LETTERS, SEGMENTS
-from streams.admin import init_all
 from streams.objectstore import META_SHA256, META_SOURCE, ObjectStore
-from tests.conftest import TEST_ENV
-from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
+from tests.helpers import WorkerProcess, bwv, enroll_cameras, own_stack, records, wait_for
 from tests.integration.test_metrics import scrape, value
 from tests.integration.test_pipeline import TS_PACKETS, _header, ts_body
 
@@ -57,20 +55,8 @@ class OwnStack:
 @pytest.fixture(scope="module")
 def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
     base = tmp_path_factory.mktemp("gap-repair")
-    local = LocalStack.start(base / "logs")
-    env = {
-        **TEST_ENV,
-        **local.env(),
-        "BWV_CAMERA_KEYS_DIR": str(base / "keys"),
-        "BWV_SPOOL_DIR": str(base / "spool"),
-        "BWV_SEAL_KEY_FILE": str(base / "keys" / "bwv-seal.key"),
-    }
-    settings = Settings(**{k.removeprefix("BWV_").lower(): v for k, v in env.items()})
-    init_all(settings)
-    try:
+    with own_stack(base) as (env, settings):
         yield OwnStack(settings, env, base)
-    finally:
-        local.stop()
 
 
 def stored(store: ObjectStore) -> list[str]:

@@ -19,17 +19,15 @@ from pathlib import Path
 import pytest
 
 from bwv.settings import Settings
-from bwv.stack import LocalStack, free_port
+from bwv.stack import free_port
 from producers.camera import CameraIdentity, build_header
 from producers.publisher import SegmentPublisher
 from producers.segmenter import segment_source
 from schemas.layout import recording_prefix
 from schemas.records import RecordingEnd
 from schemas.topics import ALERTS, DELETIONS, RECORDINGS
-from streams.admin import init_all
 from streams.objectstore import ObjectStore
-from tests.conftest import TEST_ENV
-from tests.helpers import WorkerProcess, bwv, enroll_cameras, records, wait_for
+from tests.helpers import WorkerProcess, bwv, enroll_cameras, own_stack, records, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,26 +47,18 @@ class RetentionStack:
 @pytest.fixture(scope="module")
 def rs(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Iterator[RetentionStack]:
     base = tmp_path_factory.mktemp("retention")
-    local = LocalStack.start(base / "logs")
-    env = {
-        **TEST_ENV,
-        **local.env(),
+    periods = {
         "BWV_RETENTION_DAYS": str(RETENTION_SECONDS / 86_400),
         "BWV_RETENTION_CHECK_INTERVAL": "0.5",
         # Every segment's thumbnail cut as it is stored: deletion must find each kind of object.
         "BWV_THUMBNAIL_INTERVAL_SECONDS": "0",
-        "BWV_CAMERA_KEYS_DIR": str(base / "keys"),
-        "BWV_SPOOL_DIR": str(base / "spool"),
-        "BWV_SEAL_KEY_FILE": str(base / "keys" / "bwv-seal.key"),
     }
-    settings = Settings(**{k.removeprefix("BWV_").lower(): v for k, v in env.items()})
-    init_all(settings)
-    worker = WorkerProcess.start(base, free_port(), env)
-    try:
-        yield RetentionStack(settings, env, ObjectStore(settings), worker, base)
-    finally:
-        worker.stop()
-        local.stop()
+    with own_stack(base, periods) as (env, settings):
+        worker = WorkerProcess.start(base, free_port(), env)
+        try:
+            yield RetentionStack(settings, env, ObjectStore(settings), worker, base)
+        finally:
+            worker.stop()
 
 
 def record(rs: RetentionStack, sample_video: Path, camera: str, recording: str) -> int:
